@@ -1,0 +1,133 @@
+"""Deployment commands: `python -m bot admin create-org|create-programme|invite`.
+
+They use the same DATABASE_URL as the bot and apply migrations first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.config import ConfigError, DatabaseSettings, load_settings
+from bot.services import organisations as orgs
+from bot.services.errors import ServiceError
+from db.engine import create_engine, create_sessionmaker
+from db.migrate import upgrade_to_head
+from db.models import InviteKind, utcnow
+
+ERROR_TEXTS = {
+    "org_not_found": "organisation {id} does not exist",
+    "programme_not_found": "programme {id} does not exist",
+    "forms_empty": "give at least one form: {known}",
+    "form_unknown": "unknown form {form!r}; known: {known}",
+    "timezone_unknown": "unknown timezone {tz!r}, e.g. Europe/Moscow",
+    "name_length": "the name must be 2 to 200 characters",
+    "dates_order": "the end date is before the start date",
+    "programme_required": "mentee and mentor invitations need --programme",
+}
+
+
+def _date(raw: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {raw!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot admin", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    org = sub.add_parser("create-org", help="create an organisation")
+    org.add_argument("--name", required=True)
+    org.add_argument("--timezone", required=True, help="IANA name, e.g. Europe/Moscow")
+
+    prog = sub.add_parser("create-programme", help="create a programme in an organisation")
+    prog.add_argument("--org", required=True, type=int)
+    prog.add_argument("--name", required=True)
+    prog.add_argument("--forms", required=True, help="comma-separated, e.g. teacher-teacher")
+    prog.add_argument("--start", required=True, type=_date)
+    prog.add_argument("--end", required=True, type=_date)
+
+    inv = sub.add_parser("invite", help="make an invitation link")
+    inv.add_argument("--programme", required=True, type=int)
+    inv.add_argument("--role", required=True, choices=["mentee", "mentor", "curator"])
+    inv.add_argument("--ttl-days", type=int, default=30, help="0: never expires")
+    inv.add_argument("--bot-username", default=os.environ.get("BOT_USERNAME"),
+                     help="for the link; default: BOT_USERNAME or asked from Telegram")
+
+    for p in (org, prog, inv):
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+async def _bot_username(given: str | None) -> str:
+    if given:
+        return given.lstrip("@")
+    from bot.app import create_bot
+    from bot.config import Settings
+
+    settings = load_settings(Settings)
+    bot = create_bot(settings)
+    try:
+        me = await bot.me()
+    finally:
+        await bot.session.close()
+    return me.username or ""
+
+
+async def _run(args: argparse.Namespace, database_url: str) -> dict[str, Any]:
+    engine = create_engine(database_url)
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        async with sessionmaker() as session:
+            result: dict[str, Any]
+            if args.command == "create-org":
+                org = await orgs.create_organisation(session, args.name, args.timezone)
+                result = {"org_id": org.id}
+            elif args.command == "create-programme":
+                programme = await orgs.create_programme(
+                    session, args.org, args.name, args.forms, args.start, args.end
+                )
+                result = {"programme_id": programme.id}
+            else:
+                invite = await orgs.create_invite(
+                    session, kind=InviteKind(args.role), now=utcnow(),
+                    ttl_days=args.ttl_days or None, programme_id=args.programme,
+                )
+                username = await _bot_username(args.bot_username)
+                result = {"code": invite.code, "link": orgs.deep_link(username, invite.code)}
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+def _human(result: dict[str, Any]) -> str:
+    if "org_id" in result:
+        return f"organisation created: id {result['org_id']}"
+    if "programme_id" in result:
+        return f"programme created: id {result['programme_id']}"
+    return f"invitation link: {result['link']}"
+
+
+def main(argv: list[str], run: Callable[..., Awaitable[dict[str, Any]]] = _run) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        database_url = load_settings(DatabaseSettings).database_url
+        upgrade_to_head(database_url)
+        result = asyncio.run(run(args, database_url))
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ServiceError as exc:
+        print("error: " + ERROR_TEXTS.get(exc.code, exc.code).format(**exc.params), file=sys.stderr)
+        return 1
+    print(json.dumps(result, ensure_ascii=False) if args.json else _human(result))
+    return 0

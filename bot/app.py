@@ -1,0 +1,107 @@
+"""Factories: bot, dispatcher, the running application. Nothing starts at import."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.utils.callback_answer import CallbackAnswerMiddleware
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import Clock, SystemClock
+from bot.commands import set_default_commands
+from bot.config import Settings
+from bot.middlewares import DbSessionMiddleware, ParticipantMiddleware
+from bot.ratelimit import RetryAfterMiddleware
+from bot.services.questionnaires import DATA_DIR, Catalog
+from db.engine import create_engine, create_sessionmaker
+from db.fsm_storage import DatabaseStorage
+from handlers import get_routers
+from scheduler.runner import create_scheduler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Database:
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    @classmethod
+    def from_url(cls, url: str) -> Database:
+        engine = create_engine(url)
+        return cls(engine=engine, sessionmaker=create_sessionmaker(engine))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def create_bot(settings: Settings) -> Bot:
+    session = (
+        AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+        if settings.telegram_api_base
+        else AiohttpSession()
+    )
+    session.middleware(RetryAfterMiddleware())
+    return Bot(
+        token=settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+def create_dispatcher(
+    settings: Settings,
+    database: Database,
+    *,
+    storage: BaseStorage | None = None,
+    clock: Clock | None = None,
+    catalog: Catalog | None = None,
+) -> Dispatcher:
+    dp = Dispatcher(
+        storage=storage or DatabaseStorage(database.sessionmaker),
+        settings=settings,
+        database=database,
+        sessionmaker=database.sessionmaker,
+        clock=clock or SystemClock(),
+        catalog=catalog or Catalog.from_dir(settings.questionnaires_dir or DATA_DIR),
+        bot_username="",
+    )
+    dp.update.outer_middleware(DbSessionMiddleware(database.sessionmaker))
+    dp.update.outer_middleware(ParticipantMiddleware(settings.admin_ids))
+    dp.callback_query.middleware(CallbackAnswerMiddleware())
+    dp.include_routers(*get_routers())
+    return dp
+
+
+async def run_polling(settings: Settings) -> None:
+    database = Database.from_url(settings.database_url)
+    bot = create_bot(settings)
+    dp = create_dispatcher(settings, database)
+
+    async def on_startup() -> None:
+        me = await bot.me()
+        dp["bot_username"] = me.username
+        await set_default_commands(bot)
+        log.info("bot @%s started", me.username)
+
+    scheduler = create_scheduler(bot, database.sessionmaker, dp["clock"])
+
+    async def on_shutdown() -> None:
+        scheduler.shutdown(wait=False)
+
+    dp.startup.register(on_startup)
+    dp.startup.register(scheduler.start)
+    dp.shutdown.register(on_shutdown)
+    try:
+        await dp.start_polling(bot, handle_signals=True, close_bot_session=True)
+    finally:
+        await database.close()
+        log.info("bot stopped")
+

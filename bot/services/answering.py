@@ -1,0 +1,227 @@
+"""Filling a questionnaire: the cursor and the answers live in the database,
+so a pause or a restart resumes at the same question with earlier answers kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.consent import current_document, state_for
+from bot.services.errors import ServiceError
+from bot.services.questionnaires import AnswerValue, Catalog, Question, Questionnaire
+from db.models import (
+    Answer,
+    Membership,
+    MembershipStatus,
+    QuestionnaireResponse,
+    ResponseStatus,
+)
+from db.queries import participants as q_people
+from db.queries import responses as q
+
+ONBOARDING = "onboarding"
+ENTRY = "entry"
+EXIT = "exit"
+
+
+@dataclass(slots=True)
+class Cursor:
+    """Where a response stands: the question to ask now (None when finished)."""
+
+    response: QuestionnaireResponse
+    questionnaire: Questionnaire
+    question: Question | None
+    answers: dict[str, Any]
+
+    @property
+    def finished(self) -> bool:
+        return self.question is None
+
+    def progress(self) -> tuple[int, int]:
+        assert self.question is not None
+        return self.questionnaire.progress(self.question.id, self.answers)
+
+    def current_value(self) -> Any:
+        return None if self.question is None else self.answers.get(self.question.id)
+
+
+def questionnaire_for(catalog: Catalog, membership: Membership, stage: str) -> Questionnaire:
+    if stage in (ENTRY, EXIT):
+        return catalog.assessment()
+    if membership.form is None:
+        raise ServiceError("form_missing")
+    found = catalog.for_role(membership.role, membership.form)
+    if found is None:
+        raise ServiceError("no_questionnaire", role=membership.role, form=membership.form)
+    return found
+
+
+async def require_consent(session: AsyncSession, membership: Membership) -> None:
+    """Nothing new is collected without a valid consent of the current version."""
+    participant = membership.participant
+    consent = await state_for(session, membership, current_document().version)
+    if not consent.satisfied(participant.age_group):
+        raise ServiceError("consent_required")
+
+
+async def start(
+    session: AsyncSession, catalog: Catalog, membership: Membership, stage: str
+) -> Cursor:
+    await require_consent(session, membership)
+    questionnaire = questionnaire_for(catalog, membership, stage)
+    response = await q.find(session, membership.id, questionnaire.id, stage)
+    if response is None:
+        response = QuestionnaireResponse(
+            membership_id=membership.id,
+            questionnaire_id=questionnaire.id,
+            questionnaire_version=questionnaire.version,
+            stage=stage,
+            answers=[],
+        )
+        session.add(response)
+        await session.flush()
+    return _cursor(response, questionnaire)
+
+
+def _cursor(response: QuestionnaireResponse, questionnaire: Questionnaire) -> Cursor:
+    answers = q.answer_map(response)
+    if response.status == ResponseStatus.DONE:
+        return Cursor(response, questionnaire, None, answers)
+    current = (
+        questionnaire.question(response.current_question) if response.current_question else None
+    )
+    if current is not None and current.when is not None and not current.when.holds(answers):
+        current = questionnaire.next_after(current.id, answers)
+    if current is None:
+        current = questionnaire.next_after(None, answers)
+    return Cursor(response, questionnaire, current, answers)
+
+
+async def load(
+    session: AsyncSession, catalog: Catalog, response_id: int
+) -> tuple[Cursor, Membership]:
+    response = await q.get(session, response_id)
+    if response is None:
+        raise ServiceError("response_missing")
+    questionnaire = catalog.get(response.questionnaire_id)
+    if questionnaire is None:
+        raise ServiceError("response_missing")
+    membership = await q_people.membership(session, response.membership_id)
+    assert membership is not None
+    return _cursor(response, questionnaire), membership
+
+
+def _store(cursor: Cursor, question: Question, value: AnswerValue) -> None:
+    answer = q.find_answer(cursor.response, question.id)
+    if answer is None:
+        cursor.response.answers.append(
+            Answer(question_id=question.id, value=value, is_personal=question.stores_personal)
+        )
+    else:
+        answer.value = value
+    cursor.answers[question.id] = value
+
+
+async def answer(
+    session: AsyncSession,
+    cursor: Cursor,
+    membership: Membership,
+    value: AnswerValue,
+    *,
+    now: dt.datetime,
+    edit_only: bool = False,
+) -> Cursor:
+    """Store the answer to the current question and move on (already validated value)."""
+    await require_consent(session, membership)
+    question = cursor.question
+    if question is None:
+        raise ServiceError("questionnaire_done")
+    _store(cursor, question, value)
+    if question.profile == "full_name" and isinstance(value, str):
+        membership.participant.full_name = value
+    return await _advance(session, cursor, membership, question, now=now, edit_only=edit_only)
+
+
+async def skip(
+    session: AsyncSession, cursor: Cursor, membership: Membership, *, now: dt.datetime
+) -> Cursor:
+    question = cursor.question
+    if question is None or not question.optional:
+        raise ServiceError("cannot_skip")
+    existing = q.find_answer(cursor.response, question.id)
+    if existing is not None:
+        cursor.response.answers.remove(existing)
+        cursor.answers.pop(question.id, None)
+    return await _advance(session, cursor, membership, question, now=now)
+
+
+async def _advance(
+    session: AsyncSession,
+    cursor: Cursor,
+    membership: Membership,
+    after: Question,
+    *,
+    now: dt.datetime,
+    edit_only: bool = False,
+) -> Cursor:
+    questionnaire = cursor.questionnaire
+    if edit_only and cursor.response.status == ResponseStatus.DONE:
+        missing = questionnaire.first_missing(cursor.answers)
+        if missing is None or missing.optional:
+            _drop_hidden(cursor)
+            await session.flush()
+            return Cursor(cursor.response, questionnaire, None, cursor.answers)
+        cursor.response.status = ResponseStatus.IN_PROGRESS
+        nxt: Question | None = missing
+    else:
+        nxt = questionnaire.next_after(after.id, cursor.answers)
+    cursor.response.current_question = nxt.id if nxt else None
+    if nxt is None:
+        _complete(cursor, membership, now)
+    await session.flush()
+    return Cursor(cursor.response, questionnaire, nxt, cursor.answers)
+
+
+def back(cursor: Cursor) -> Cursor:
+    if cursor.question is None:
+        raise ServiceError("questionnaire_done")
+    previous = cursor.questionnaire.previous_before(cursor.question.id, cursor.answers)
+    if previous is None:
+        raise ServiceError("first_question")
+    cursor.response.current_question = previous.id
+    return Cursor(cursor.response, cursor.questionnaire, previous, cursor.answers)
+
+
+def goto(cursor: Cursor, question_id: str) -> Cursor:
+    """Re-ask one question (editing from /me)."""
+    question = cursor.questionnaire.question(question_id)
+    if question is None or (question.when is not None and not question.when.holds(cursor.answers)):
+        raise ServiceError("question_missing")
+    return Cursor(cursor.response, cursor.questionnaire, question, cursor.answers)
+
+
+def _drop_hidden(cursor: Cursor) -> None:
+    visible = {q.id for q in cursor.questionnaire.visible(cursor.answers)}
+    for stale in [a for a in cursor.response.answers if a.question_id not in visible]:
+        cursor.response.answers.remove(stale)
+        cursor.answers.pop(stale.question_id, None)
+
+
+def _complete(cursor: Cursor, membership: Membership, now: dt.datetime) -> None:
+    _drop_hidden(cursor)
+    response = cursor.response
+    response.status = ResponseStatus.DONE
+    response.completed_at = response.completed_at or now
+    if response.stage == ONBOARDING and membership.status == MembershipStatus.QUESTIONNAIRE:
+        membership.status = MembershipStatus.IN_BASE
+        capacity = cursor.answers.get(_capacity_question(cursor.questionnaire))
+        if isinstance(capacity, int) and capacity >= max(1, membership.load):
+            membership.capacity = capacity
+
+
+def _capacity_question(questionnaire: Questionnaire) -> str:
+    found = questionnaire.by_match("capacity")
+    return found.id if found else ""

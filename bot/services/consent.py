@@ -1,0 +1,98 @@
+"""The personal-data consent document (bot/data/consent.yaml) and who has consented."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import AgeGroup, Consent, ConsentDecision, ConsentKind, Membership
+
+CONSENT_FILE = Path(__file__).resolve().parent.parent / "data" / "consent.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentDocument:
+    version: int
+    sections: dict[str, dict[str, Any]]
+
+    def title(self, kind: str, language: str) -> str:
+        return _pick(self.sections[kind]["title"], language)
+
+    def text(self, kind: str, language: str, org: str) -> str:
+        return _pick(self.sections[kind]["text"], language).replace("{org}", org)
+
+
+def _pick(node: dict[str, str], language: str) -> str:
+    return node.get(language) or node["ru"]
+
+
+def load_document(path: Path = CONSENT_FILE) -> ConsentDocument:
+    with open(path, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    return ConsentDocument(
+        version=int(raw["version"]),
+        sections={kind: raw[kind] for kind in ("self", "guardian")},
+    )
+
+
+@cache
+def current_document() -> ConsentDocument:
+    return load_document()
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentState:
+    self_ok: bool
+    guardian_ok: bool
+    paper_ok: bool
+
+    def satisfied(self, age_group: str | None) -> bool:
+        if self.paper_ok:
+            return True
+        if age_group == AgeGroup.CHILD:
+            return self.guardian_ok
+        if age_group == AgeGroup.TEEN:
+            return self.self_ok and self.guardian_ok
+        return self.self_ok
+
+
+async def state_for(session: AsyncSession, membership: Membership, version: int) -> ConsentState:
+    """The latest decision of each kind for this participant and organisation counts."""
+    stmt = (
+        select(Consent)
+        .where(
+            Consent.participant_id == membership.participant_id,
+            Consent.organisation_id == membership.organisation_id,
+        )
+        .order_by(Consent.created_at, Consent.id)
+    )
+    latest: dict[str, Consent] = {}
+    withdrawn = False
+    for consent in (await session.execute(stmt)).scalars():
+        if consent.decision == ConsentDecision.WITHDRAWN:
+            latest.clear()
+            withdrawn = True
+            continue
+        latest[consent.kind] = consent
+        withdrawn = False
+
+    def ok(kind: ConsentKind) -> bool:
+        found = latest.get(kind)
+        return (
+            not withdrawn
+            and found is not None
+            and found.decision == ConsentDecision.ACCEPTED
+            and found.version == version
+        )
+
+    return ConsentState(
+        self_ok=ok(ConsentKind.SELF),
+        guardian_ok=ok(ConsentKind.GUARDIAN),
+        paper_ok=ok(ConsentKind.PAPER),
+    )

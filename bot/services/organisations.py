@@ -1,0 +1,171 @@
+"""Organisations, programmes and invitations (deep links)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.errors import ServiceError
+from db.models import Form, Invite, InviteKind, Organisation, Programme
+from db.queries import audit
+from db.queries import organisations as q
+
+CODE_BYTES = 12  # 16 url-safe characters, 96 bits: not guessable
+GUARDIAN_PREFIX = "g"
+
+
+def parse_forms(raw: str | Iterable[str]) -> list[str]:
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    forms = [item.strip() for item in items if item.strip()]
+    known = {f.value for f in Form}
+    unknown = [f for f in forms if f not in known]
+    if not forms:
+        raise ServiceError("forms_empty", known=", ".join(sorted(known)))
+    if unknown:
+        raise ServiceError("form_unknown", form=unknown[0], known=", ".join(sorted(known)))
+    return list(dict.fromkeys(forms))
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ServiceError("timezone_unknown", tz=name) from None
+    return name
+
+
+def check_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not 2 <= len(name) <= 200:
+        raise ServiceError("name_length")
+    return name
+
+
+async def create_organisation(
+    session: AsyncSession, name: str, timezone: str, *, actor_id: int | None = None
+) -> Organisation:
+    org = Organisation(name=check_name(name), timezone=check_timezone(timezone))
+    session.add(org)
+    await session.flush()
+    audit.record(
+        session, actor_id=actor_id, organisation_id=org.id, action="organisation.create",
+        target_type="organisation", target_id=org.id,
+    )
+    return org
+
+
+async def create_programme(
+    session: AsyncSession,
+    org_id: int,
+    name: str,
+    forms: str | Iterable[str],
+    start: dt.date,
+    end: dt.date,
+    *,
+    actor_id: int | None = None,
+) -> Programme:
+    if await q.get_org(session, org_id) is None:
+        raise ServiceError("org_not_found", id=org_id)
+    if end < start:
+        raise ServiceError("dates_order")
+    programme = Programme(
+        organisation_id=org_id,
+        name=check_name(name),
+        forms=parse_forms(forms),
+        start_date=start,
+        end_date=end,
+        created_by=actor_id,
+    )
+    session.add(programme)
+    await session.flush()
+    audit.record(
+        session, actor_id=actor_id, organisation_id=org_id, action="programme.create",
+        target_type="programme", target_id=programme.id, details={"forms": programme.forms},
+    )
+    return programme
+
+
+def new_code(kind: str) -> str:
+    code = secrets.token_urlsafe(CODE_BYTES)
+    # Guardian codes get a prefix so a wrong kind is told apart before any lookup.
+    return f"{GUARDIAN_PREFIX}{code}" if kind == InviteKind.GUARDIAN else code
+
+
+async def create_invite(
+    session: AsyncSession,
+    *,
+    kind: InviteKind,
+    now: dt.datetime,
+    ttl_days: int | None,
+    programme_id: int | None = None,
+    organisation_id: int | None = None,
+    membership_id: int | None = None,
+    actor_id: int | None = None,
+    max_uses: int | None = None,
+) -> Invite:
+    if programme_id is not None:
+        programme = await q.get_programme(session, programme_id)
+        if programme is None:
+            raise ServiceError("programme_not_found", id=programme_id)
+        organisation_id = programme.organisation_id
+    if organisation_id is None or await q.get_org(session, organisation_id) is None:
+        raise ServiceError("org_not_found", id=organisation_id)
+    if kind in (InviteKind.MENTEE, InviteKind.MENTOR) and programme_id is None:
+        raise ServiceError("programme_required")
+    invite = Invite(
+        code=new_code(kind),
+        kind=kind,
+        organisation_id=organisation_id,
+        programme_id=programme_id,
+        membership_id=membership_id,
+        created_by=actor_id,
+        max_uses=max_uses,
+        expires_at=now + dt.timedelta(days=ttl_days) if ttl_days else None,
+    )
+    session.add(invite)
+    await session.flush()
+    if kind != InviteKind.GUARDIAN:
+        audit.record(
+            session, actor_id=actor_id, organisation_id=organisation_id, action="invite.create",
+            target_type="invite", target_id=invite.id,
+            details={"kind": kind.value, "programme_id": programme_id},
+        )
+    return invite
+
+
+async def revoke_invite(
+    session: AsyncSession, invite_id: int, *, now: dt.datetime, actor_id: int | None,
+    allowed_org_ids: Iterable[int] | None = None,
+) -> Invite:
+    invite = await session.get(Invite, invite_id)
+    if invite is None or (
+        allowed_org_ids is not None and invite.organisation_id not in set(allowed_org_ids)
+    ):
+        raise ServiceError("invite_not_found")
+    if invite.revoked_at is None:
+        invite.revoked_at = now
+        audit.record(
+            session, actor_id=actor_id, organisation_id=invite.organisation_id,
+            action="invite.revoke", target_type="invite", target_id=invite.id,
+        )
+    return invite
+
+
+def check_usable(invite: Invite | None, now: dt.datetime) -> Invite:
+    if invite is None:
+        raise ServiceError("invite_invalid")
+    if invite.revoked_at is not None:
+        raise ServiceError("invite_revoked")
+    if invite.expires_at is not None and invite.expires_at <= now:
+        raise ServiceError("invite_expired")
+    if invite.max_uses is not None and invite.uses >= invite.max_uses:
+        raise ServiceError("invite_used")
+    return invite
+
+
+def deep_link(bot_username: str, code: str) -> str:
+    return f"https://t.me/{bot_username}?start={code}"

@@ -1,0 +1,105 @@
+"""The curator's view of a programme's base: who is there and how far they got."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.errors import ServiceError
+from db.models import (
+    Membership,
+    MembershipStatus,
+    Participant,
+    Programme,
+    QuestionnaireResponse,
+    ResponseStatus,
+    Role,
+)
+from db.queries import organisations as q_orgs
+from db.queries import participants as q_people
+
+PAGE_SIZE = 8
+
+
+class Progress(StrEnum):
+    CONSENT_PENDING = "consent_pending"
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    WITHDRAWN = "withdrawn"
+
+
+@dataclass(slots=True)
+class Row:
+    membership: Membership
+    progress: Progress
+
+
+async def curator_scope(
+    session: AsyncSession, participant: Participant | None, is_coordinator: bool
+) -> list[int]:
+    """Organisations a curator (or coordinator: all) may see."""
+    if is_coordinator:
+        return [org.id for org in await q_orgs.all_orgs(session)]
+    if participant is None:
+        return []
+    return await q_people.curator_org_ids(session, participant.id)
+
+
+async def current_programme(
+    session: AsyncSession, participant: Participant | None, org_ids: list[int]
+) -> Programme:
+    programmes = await q_orgs.programmes_of(session, org_ids)
+    if not programmes:
+        raise ServiceError("no_programme")
+    if participant is not None and participant.current_programme_id:
+        chosen = next((p for p in programmes if p.id == participant.current_programme_id), None)
+        if chosen is not None:
+            return chosen
+    if len(programmes) == 1:
+        return programmes[0]
+    raise ServiceError("choose_programme")
+
+
+def progress_of(membership: Membership, response_status: str | None) -> Progress:
+    if membership.status in (MembershipStatus.WITHDRAWN, MembershipStatus.DECLINED):
+        return Progress.WITHDRAWN
+    if membership.status in (MembershipStatus.CONSENT_PENDING, MembershipStatus.GUARDIAN_PENDING):
+        return Progress.CONSENT_PENDING
+    if response_status == ResponseStatus.DONE:
+        return Progress.DONE
+    if response_status == ResponseStatus.IN_PROGRESS:
+        return Progress.IN_PROGRESS
+    return Progress.NOT_STARTED
+
+
+async def page(
+    session: AsyncSession, programme_id: int, role: Role, page_no: int
+) -> tuple[list[Row], int]:
+    total = await count(session, programme_id, role)
+    people = await q_people.programme_people(
+        session, programme_id, role, offset=page_no * PAGE_SIZE, limit=PAGE_SIZE
+    )
+    ids = [m.id for m in people]
+    statuses: dict[int, str] = {}
+    if ids:
+        stmt = select(QuestionnaireResponse.membership_id, QuestionnaireResponse.status).where(
+            QuestionnaireResponse.membership_id.in_(ids),
+            QuestionnaireResponse.stage == "onboarding",
+        )
+        statuses = {mid: status for mid, status in (await session.execute(stmt)).all()}
+    rows = [Row(m, progress_of(m, statuses.get(m.id))) for m in people]
+    pages = max(1, -(-total // PAGE_SIZE))
+    return rows, pages
+
+
+async def count(session: AsyncSession, programme_id: int, role: Role) -> int:
+    stmt = select(func.count(Membership.id)).where(
+        Membership.programme_id == programme_id,
+        Membership.role == role,
+        Membership.status != MembershipStatus.DECLINED,
+    )
+    return int((await session.execute(stmt)).scalar_one())

@@ -1,0 +1,164 @@
+"""Withdrawal of consent (/forget): personal data goes, aggregated counts stay."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.fsm_storage import forget_dialogs
+from db.models import (
+    ACTIVE_PAIR_STATUSES,
+    Answer,
+    Consent,
+    ConsentDecision,
+    ConsentKind,
+    Membership,
+    MembershipStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Pair,
+    PairEvent,
+    PairStatus,
+    Participant,
+    ParticipantStatus,
+    QuestionnaireResponse,
+    Role,
+)
+from db.queries import audit
+
+
+@dataclass(slots=True)
+class Forgotten:
+    closed_pairs: list[Pair] = field(default_factory=list)
+    organisation_ids: set[int] = field(default_factory=set)
+
+
+async def forget(
+    session: AsyncSession, participant: Participant, *, now: dt.datetime, version: int
+) -> Forgotten:
+    result = Forgotten()
+    names = [
+        n for n in (participant.full_name, participant.tg_first_name, participant.tg_username) if n
+    ]
+    memberships = list(
+        (
+            await session.execute(
+                select(Membership).where(Membership.participant_id == participant.id)
+            )
+        ).scalars()
+    )
+    membership_ids = [m.id for m in memberships]
+
+    if membership_ids:
+        response_ids = select(QuestionnaireResponse.id).where(
+            QuestionnaireResponse.membership_id.in_(membership_ids)
+        )
+        await session.execute(
+            delete(Answer).where(Answer.response_id.in_(response_ids), Answer.is_personal.is_(True))
+        )
+        result.closed_pairs = await _close_pairs(session, membership_ids, participant.id, now)
+
+    for membership in memberships:
+        result.organisation_ids.add(membership.organisation_id)
+        if membership.status != MembershipStatus.DECLINED:
+            membership.status = MembershipStatus.WITHDRAWN
+        session.add(
+            Consent(
+                participant_id=participant.id,
+                organisation_id=membership.organisation_id,
+                membership_id=membership.id,
+                kind=ConsentKind.SELF,
+                decision=ConsentDecision.WITHDRAWN,
+                version=version,
+            )
+        )
+        audit.record(
+            session, actor_id=participant.id, organisation_id=membership.organisation_id,
+            action="consent.withdraw", target_type="membership", target_id=membership.id,
+        )
+    await session.execute(
+        update(Consent)
+        .where(Consent.participant_id == participant.id)
+        .values(guardian_telegram_id=None)
+    )
+
+    if participant.telegram_id is not None:
+        await forget_dialogs(session, participant.telegram_id)
+        await session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.chat_id == participant.telegram_id,
+                OutboxMessage.status != OutboxStatus.SENT,
+            )
+        )
+    await _drop_queued_mentions(session, names)
+
+    participant.full_name = None
+    participant.tg_first_name = None
+    participant.tg_username = None
+    participant.contact = None
+    participant.telegram_id = None
+    participant.share_contacts = False
+    participant.status = ParticipantStatus.FORGOTTEN
+    participant.forgotten_at = now
+    return result
+
+
+async def _close_pairs(
+    session: AsyncSession, membership_ids: list[int], actor_id: int, now: dt.datetime
+) -> list[Pair]:
+    pairs = list(
+        (
+            await session.execute(
+                select(Pair).where(
+                    (Pair.mentor_membership_id.in_(membership_ids))
+                    | (Pair.mentee_membership_id.in_(membership_ids)),
+                    Pair.status.in_([*ACTIVE_PAIR_STATUSES, PairStatus.PROPOSED]),
+                )
+            )
+        ).scalars()
+    )
+    for pair in pairs:
+        was_active = pair.status in ACTIVE_PAIR_STATUSES
+        new_status = PairStatus.ENDED if was_active else PairStatus.REJECTED
+        session.add(PairEvent(pair_id=pair.id, from_status=pair.status, to_status=new_status,
+                              actor_id=actor_id, at=now))
+        pair.status = new_status
+        pair.decided_at = pair.decided_at or now
+        if was_active:
+            await session.execute(
+                update(Membership)
+                .where(Membership.id == pair.mentor_membership_id, Membership.load > 0)
+                .values(load=Membership.load - 1)
+            )
+            others = [
+                m for m in (pair.mentor_membership_id, pair.mentee_membership_id)
+                if m not in membership_ids
+            ]
+            await session.execute(
+                update(Membership)
+                .where(
+                    Membership.id.in_(others),
+                    Membership.status == MembershipStatus.PAIRED,
+                    (Membership.role == Role.MENTEE) | (Membership.load == 0),
+                )
+                .values(status=MembershipStatus.IN_BASE)
+            )
+    return [p for p in pairs if p.status == PairStatus.ENDED]
+
+
+async def _drop_queued_mentions(session: AsyncSession, names: list[str]) -> None:
+    """Undelivered messages to others that name the person (e.g. an introduction)."""
+    if not names:
+        return
+    pending = (
+        await session.execute(
+            select(OutboxMessage).where(OutboxMessage.status != OutboxStatus.SENT)
+        )
+    ).scalars()
+    for message in pending:
+        text = (message.payload or {}).get("text", "")
+        if any(name in text for name in names):
+            await session.delete(message)

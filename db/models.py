@@ -1,0 +1,550 @@
+"""The data model for the whole mentoring cycle.
+
+Times are stored in UTC (timezone-aware in Python, naive UTC in SQLite).
+Enumerations are stored as short strings validated by CHECK constraints, which keeps
+the schema portable between SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes in Python whatever the backend keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use aware UTC datetimes")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _check_in(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Role(StrEnum):
+    MENTEE = "mentee"
+    MENTOR = "mentor"
+    CURATOR = "curator"
+    COORDINATOR = "coordinator"
+
+
+class Form(StrEnum):
+    STUDENT_STUDENT = "student-student"
+    TEACHER_TEACHER = "teacher-teacher"
+    TEACHER_STUDENT = "teacher-student"
+    STUDENT_PUPIL = "student-pupil"
+    EMPLOYER_PUPIL = "employer-pupil"
+    EMPLOYER_STUDENT = "employer-student"
+
+
+class Category(StrEnum):
+    STUDENT = "student"
+    PUPIL = "pupil"
+    TEACHER = "teacher"
+    EMPLOYER = "employer"
+
+
+class AgeGroup(StrEnum):
+    ADULT = "adult"  # 18 and over
+    TEEN = "teen"  # 14-17: own consent and a guardian's
+    CHILD = "child"  # under 14: only a guardian's consent counts
+
+
+class ParticipantStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    UNREACHABLE = "unreachable"  # blocked the bot
+    FORGOTTEN = "forgotten"  # consent withdrawn, personal data erased
+
+
+class MembershipStatus(StrEnum):
+    CONSENT_PENDING = "consent_pending"
+    GUARDIAN_PENDING = "guardian_pending"
+    DECLINED = "declined"
+    QUESTIONNAIRE = "questionnaire"
+    IN_BASE = "in_base"
+    PAIRED = "paired"
+    COMPLETED = "completed"
+    PAUSED = "paused"
+    WITHDRAWN = "withdrawn"
+
+
+class ConsentKind(StrEnum):
+    SELF = "self"
+    GUARDIAN = "guardian"
+    PAPER = "paper"  # signed paper consent recorded by a curator
+
+
+class ConsentDecision(StrEnum):
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+
+class InviteKind(StrEnum):
+    MENTEE = "mentee"
+    MENTOR = "mentor"
+    CURATOR = "curator"
+    GUARDIAN = "guardian"
+
+
+class ResponseStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+
+
+class PairStatus(StrEnum):
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    INTRO = "intro"
+    TRIAL = "trial"
+    PLANNING = "planning"
+    REGULAR = "regular"
+    FINAL = "final"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    ENDED = "ended"
+
+
+ACTIVE_PAIR_STATUSES = (
+    PairStatus.APPROVED,
+    PairStatus.INTRO,
+    PairStatus.TRIAL,
+    PairStatus.PLANNING,
+    PairStatus.REGULAR,
+    PairStatus.FINAL,
+)
+
+
+class MeetingKind(StrEnum):
+    INTRO = "intro"
+    TRIAL = "trial"
+    PLANNING = "planning"
+    REGULAR = "regular"
+    FINAL = "final"
+
+
+class MeetingStatus(StrEnum):
+    PROPOSED = "proposed"
+    CONFIRMED = "confirmed"
+    HELD = "held"
+    NOT_HELD = "not_held"
+    CANCELLED = "cancelled"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    PARKED = "parked"
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    # KPI denominators, entered by the curator (DOMAIN.md "KPIs").
+    total_students: Mapped[int | None] = mapped_column(Integer)
+    total_students_disabled: Mapped[int | None] = mapped_column(Integer)
+    total_teachers: Mapped[int | None] = mapped_column(Integer)
+    total_young_teachers: Mapped[int | None] = mapped_column(Integer)
+    total_aged_15_19: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    programmes: Mapped[list[Programme]] = relationship(back_populates="organisation")
+
+
+class Programme(Base):
+    __tablename__ = "programmes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    forms: Mapped[list[Any]] = mapped_column(JSON)
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date] = mapped_column(Date)
+    is_archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[int | None] = mapped_column(Integer)  # participant id; no FK (cycle)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    organisation: Mapped[Organisation] = relationship(back_populates="programmes")
+
+    __table_args__ = (CheckConstraint("end_date >= start_date", name="dates"),)
+
+
+class Participant(Base):
+    """A Telegram user known to the bot. Personal fields stay empty until consent."""
+
+    __tablename__ = "participants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    language: Mapped[str] = mapped_column(String(8), default="ru")
+    # Personal data: only after consent, erased by /forget.
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    tg_first_name: Mapped[str | None] = mapped_column(String(200))
+    tg_username: Mapped[str | None] = mapped_column(String(64))
+    contact: Mapped[str | None] = mapped_column(String(200))
+    age_group: Mapped[str | None] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default=ParticipantStatus.ACTIVE)
+    is_coordinator: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The programme a curator works on now; no FK to keep the schema free of cycles.
+    current_programme_id: Mapped[int | None] = mapped_column(Integer)
+    share_contacts: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    forgotten_at: Mapped[dt.datetime | None] = mapped_column()
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="participant", foreign_keys="Membership.participant_id"
+    )
+
+    __table_args__ = (
+        CheckConstraint(_check_in("status", ParticipantStatus), name="status"),
+        CheckConstraint(f"age_group IS NULL OR {_check_in('age_group', AgeGroup)}", name="age"),
+    )
+
+
+class Membership(Base):
+    """A participant's role in one programme (mentee, mentor) or organisation (curator)."""
+
+    __tablename__ = "memberships"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    programme_id: Mapped[int | None] = mapped_column(ForeignKey("programmes.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    form: Mapped[str | None] = mapped_column(String(32))
+    category: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(24), default=MembershipStatus.CONSENT_PENDING)
+    capacity: Mapped[int] = mapped_column(Integer, default=1)
+    load: Mapped[int] = mapped_column(Integer, default=0)
+    is_disabled_student: Mapped[bool] = mapped_column(Boolean, default=False)  # ОВЗ, for KPI
+    invite_id: Mapped[int | None] = mapped_column(Integer)  # the invite used; no FK (cycle)
+    full_cycle_at: Mapped[dt.datetime | None] = mapped_column()
+    full_cycle_by: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    participant: Mapped[Participant] = relationship(
+        back_populates="memberships", foreign_keys=[participant_id]
+    )
+    programme: Mapped[Programme | None] = relationship()
+    organisation: Mapped[Organisation] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("participant_id", "organisation_id", "programme_id", "role", name="role"),
+        CheckConstraint(_check_in("role", Role), name="role"),
+        CheckConstraint(_check_in("status", MembershipStatus), name="status"),
+        CheckConstraint(f"form IS NULL OR {_check_in('form', Form)}", name="form"),
+        # Capacity is enforced by the database: approvals increment load conditionally.
+        CheckConstraint("load >= 0 AND load <= capacity", name="load"),
+        CheckConstraint("capacity >= 0 AND capacity <= 50", name="capacity"),
+        Index("ix_memberships_programme_role_status", "programme_id", "role", "status"),
+    )
+
+
+class Invite(Base):
+    """An unguessable deep-link code: a role invitation or a guardian's consent request."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    programme_id: Mapped[int | None] = mapped_column(ForeignKey("programmes.id"), index=True)
+    # For guardian requests: the minor's membership awaiting consent.
+    membership_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"), index=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
+    max_uses: Mapped[int | None] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[dt.datetime | None] = mapped_column()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (CheckConstraint(_check_in("kind", InviteKind), name="kind"),)
+
+
+class Consent(Base):
+    """Every consent decision, kept as a separate record (152-FZ: a separate document)."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    membership_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    guardian_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(_check_in("kind", ConsentKind), name="kind"),
+        CheckConstraint(_check_in("decision", ConsentDecision), name="decision"),
+        Index("ix_consents_participant_org", "participant_id", "organisation_id", "created_at"),
+    )
+
+
+class QuestionnaireResponse(Base):
+    """One filling of a questionnaire (or a self-assessment: stage entry/exit)."""
+
+    __tablename__ = "questionnaire_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id"))
+    questionnaire_id: Mapped[str] = mapped_column(String(64))
+    questionnaire_version: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(16), default="onboarding")  # onboarding|entry|exit
+    status: Mapped[str] = mapped_column(String(16), default=ResponseStatus.IN_PROGRESS)
+    current_question: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[dt.datetime | None] = mapped_column()
+
+    answers: Mapped[list[Answer]] = relationship(
+        back_populates="response", cascade="all, delete-orphan", order_by="Answer.id"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("membership_id", "questionnaire_id", "stage", name="stage"),
+        CheckConstraint(_check_in("status", ResponseStatus), name="status"),
+        Index("ix_questionnaire_responses_status", "status", "stage"),
+    )
+
+
+class Answer(Base):
+    __tablename__ = "answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("questionnaire_responses.id", ondelete="CASCADE")
+    )
+    question_id: Mapped[str] = mapped_column(String(64))
+    value: Mapped[Any] = mapped_column(JSON)
+    is_personal: Mapped[bool] = mapped_column(Boolean, default=False)
+    answered_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    response: Mapped[QuestionnaireResponse] = relationship(back_populates="answers")
+
+    __table_args__ = (UniqueConstraint("response_id", "question_id", name="question"),)
+
+
+class Pair(Base):
+    """A mentor-mentee link; a group is several pairs sharing a group_key."""
+
+    __tablename__ = "pairs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"))
+    mentor_membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id"), index=True)
+    mentee_membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id"), index=True)
+    form: Mapped[str] = mapped_column(String(32))
+    group_key: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=PairStatus.PROPOSED)
+    score: Mapped[float | None] = mapped_column()
+    reasons: Mapped[list[Any] | None] = mapped_column(JSON)
+    match_run_id: Mapped[str | None] = mapped_column(String(32))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    events: Mapped[list[PairEvent]] = relationship(order_by="PairEvent.id")
+
+    __table_args__ = (
+        CheckConstraint(_check_in("status", PairStatus), name="status"),
+        Index("ix_pairs_programme_status", "programme_id", "status"),
+    )
+
+
+class PairEvent(Base):
+    """Status history of a pair: every transition with who and when."""
+
+    __tablename__ = "pair_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pairs.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MatchPreference(Base):
+    """A pick made in a preference round after a group ("speed") meeting."""
+
+    __tablename__ = "match_preferences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("preference_rounds.id"), index=True)
+    chooser_membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id"))
+    chosen_membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id"))
+    rank: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        UniqueConstraint("round_id", "chooser_membership_id", "chosen_membership_id", name="pick"),
+        CheckConstraint("rank BETWEEN 1 AND 3", name="rank"),
+    )
+
+
+class PreferenceRound(Base):
+    __tablename__ = "preference_rounds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"), index=True)
+    started_by: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class Meeting(Base):
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pairs.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=MeetingStatus.PROPOSED)
+    scheduled_at: Mapped[dt.datetime | None] = mapped_column()
+    duration_minutes: Mapped[int | None] = mapped_column(Integer)
+    place: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+    reminder_sent_at: Mapped[dt.datetime | None] = mapped_column()
+    logged_at: Mapped[dt.datetime | None] = mapped_column()
+    confirmed_by_mentee_at: Mapped[dt.datetime | None] = mapped_column()
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(_check_in("kind", MeetingKind), name="kind"),
+        CheckConstraint(_check_in("status", MeetingStatus), name="status"),
+        # The reminder job asks: which confirmed meetings start soon and were not reminded?
+        Index("ix_meetings_due", "status", "scheduled_at"),
+    )
+
+
+class SurveyResponse(Base):
+    """Feedback polls at stage milestones and the final satisfaction survey."""
+
+    __tablename__ = "survey_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[str] = mapped_column(String(64))
+    survey_version: Mapped[int] = mapped_column(Integer)
+    membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id"))
+    pair_id: Mapped[int | None] = mapped_column(ForeignKey("pairs.id"))
+    milestone: Mapped[str | None] = mapped_column(String(32))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    satisfaction: Mapped[int | None] = mapped_column(Integer)  # 1-10, for the KPI
+    sent_at: Mapped[dt.datetime | None] = mapped_column()
+    submitted_at: Mapped[dt.datetime | None] = mapped_column()
+
+    __table_args__ = (
+        UniqueConstraint("survey_id", "membership_id", "milestone", "pair_id", name="once"),
+        Index("ix_survey_responses_survey", "survey_id", "submitted_at"),
+    )
+
+
+class OutboxMessage(Base):
+    """Everything that is not a direct reply goes out through here, with rate limits."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    method: Mapped[str] = mapped_column(String(32), default="sendMessage")
+    # Cleared once sent, so delivered texts (names in introductions) are not kept.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column()
+
+    __table_args__ = (
+        CheckConstraint(_check_in("status", OutboxStatus), name="status"),
+        Index("ix_outbox_due", "status", "not_before"),
+    )
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    action: Mapped[str] = mapped_column(String(48))
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_id: Mapped[int | None] = mapped_column(Integer)
+    # Ids and codes only, never names or free text.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_audit_log_org_at", "organisation_id", "at"),)
+
+
+class FsmRecord(Base):
+    """Dialog state of aiogram's FSM, so a restart never drops a conversation."""
+
+    __tablename__ = "fsm_states"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,104 @@
+"""Queries about participants and their memberships."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from db.models import Membership, MembershipStatus, Participant, Role
+
+LIVE_STATUSES = tuple(
+    s for s in MembershipStatus if s not in (MembershipStatus.DECLINED, MembershipStatus.WITHDRAWN)
+)
+
+
+async def by_telegram_id(session: AsyncSession, telegram_id: int) -> Participant | None:
+    stmt = (
+        select(Participant)
+        .where(Participant.telegram_id == telegram_id)
+        .options(selectinload(Participant.memberships))
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_or_create(session: AsyncSession, telegram_id: int, language: str) -> Participant:
+    """Only the Telegram id and interface language: no personal data before consent."""
+    participant = await by_telegram_id(session, telegram_id)
+    if participant is None:
+        participant = Participant(telegram_id=telegram_id, language=language, memberships=[])
+        session.add(participant)
+        await session.flush()
+    return participant
+
+
+async def membership(session: AsyncSession, membership_id: int) -> Membership | None:
+    stmt = (
+        select(Membership)
+        .where(Membership.id == membership_id)
+        .options(
+            selectinload(Membership.participant),
+            selectinload(Membership.programme),
+            selectinload(Membership.organisation),
+        )
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def find_membership(
+    session: AsyncSession, participant_id: int, programme_id: int | None, role: str,
+    organisation_id: int | None = None,
+) -> Membership | None:
+    stmt = select(Membership).where(
+        Membership.participant_id == participant_id, Membership.role == role
+    )
+    stmt = stmt.where(
+        Membership.programme_id.is_(None)
+        if programme_id is None
+        else Membership.programme_id == programme_id
+    )
+    if organisation_id is not None:
+        stmt = stmt.where(Membership.organisation_id == organisation_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def curator_org_ids(session: AsyncSession, participant_id: int) -> list[int]:
+    stmt = select(Membership.organisation_id).where(
+        Membership.participant_id == participant_id,
+        Membership.role == Role.CURATOR,
+        Membership.status.in_(LIVE_STATUSES),
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def programme_people(
+    session: AsyncSession, programme_id: int, role: str, *, offset: int = 0, limit: int = 10
+) -> Sequence[Membership]:
+    stmt = (
+        select(Membership)
+        .where(
+            Membership.programme_id == programme_id,
+            Membership.role == role,
+            Membership.status != MembershipStatus.DECLINED,
+        )
+        .options(selectinload(Membership.participant))
+        .order_by(Membership.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def curators_of(session: AsyncSession, organisation_id: int) -> Sequence[Participant]:
+    stmt = (
+        select(Participant)
+        .join(Membership, Membership.participant_id == Participant.id)
+        .where(
+            Membership.organisation_id == organisation_id,
+            Membership.role == Role.CURATOR,
+            Membership.status.in_(LIVE_STATUSES),
+        )
+    )
+    return (await session.execute(stmt)).scalars().all()

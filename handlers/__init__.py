@@ -1,0 +1,29 @@
+"""Routers, one per feature; order matters: specific first, fallback last."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def get_routers() -> list[Router]:
+    from handlers import (
+        common,
+        coordinator,
+        curator,
+        errors,
+        fallback,
+        onboarding,
+        profile,
+        questionnaire,
+    )
+
+    return [
+        errors.router,
+        onboarding.router,  # deep links before the plain /start
+        common.router,
+        profile.router,
+        questionnaire.router,
+        coordinator.router,
+        curator.router,
+        fallback.router,
+    ]

@@ -1,0 +1,414 @@
+"""Curator: programmes, invitation links, the bases of mentees and mentors, paper consent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from html import escape
+from typing import Final
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.i18n import Translator
+from bot.render import answer_html, chunks, clip
+from bot.roles import HasRole
+from bot.services import onboarding, people
+from bot.services import organisations as orgs
+from bot.services.consent import current_document
+from bot.services.errors import ServiceError
+from bot.services.questionnaires import Catalog
+from db.models import Form, InviteKind, Participant, Role
+from db.queries import organisations as q_orgs
+from db.queries import participants as q_people
+from db.queries import responses as q_responses
+from keyboards.callbacks import CardCb, NewProgFormCb, PeopleCb, ProgrammeCb
+from keyboards.common import column, short
+
+router: Final[Router] = Router(name=__name__)
+router.message.filter(HasRole(Role.CURATOR, Role.COORDINATOR))
+router.callback_query.filter(HasRole(Role.CURATOR, Role.COORDINATOR))
+
+FORMS = [f.value for f in Form]
+
+
+class NewProgramme(StatesGroup):
+    name = State()
+    forms = State()
+    start = State()
+    end = State()
+
+
+async def _scope(session: AsyncSession, participant: Participant | None, roles: frozenset[Role]) -> list[int]:
+    return await people.curator_scope(session, participant, Role.COORDINATOR in roles)
+
+
+def display_name(t: Translator, participant: Participant) -> str:
+    return escape(participant.full_name or t("people.anonymous", id=participant.id))
+
+
+# -- programmes ---------------------------------------------------------------------------
+@router.message(Command("programmes"))
+async def programmes(
+    message: Message, t: Translator, session: AsyncSession,
+    participant: Participant | None, roles: frozenset[Role],
+) -> None:
+    org_ids = await _scope(session, participant, roles)
+    items = await q_orgs.programmes_of(session, org_ids)
+    if not items:
+        await message.answer(t("curator.no_programmes"))
+        return
+    current = participant.current_programme_id if participant else None
+    lines = [t("curator.programmes_header")]
+    buttons = []
+    for programme in items:
+        mark = "▶️ " if programme.id == current else ""
+        forms = ", ".join(t(f"form.{f}") for f in programme.forms)
+        lines.append(
+            f"{mark}<b>#{programme.id} {escape(programme.name)}</b> — "
+            f"{escape(programme.organisation.name)}\n{escape(forms)}; "
+            f"{programme.start_date:%d.%m.%Y}–{programme.end_date:%d.%m.%Y}"
+        )
+        buttons.append((f"{mark}#{programme.id} {programme.name}", ProgrammeCb(p=programme.id)))
+    await message.answer("\n\n".join(lines), reply_markup=column(buttons))
+
+
+@router.callback_query(ProgrammeCb.filter())
+async def choose_programme(
+    query: CallbackQuery, callback_data: ProgrammeCb, t: Translator, session: AsyncSession,
+    participant: Participant | None, roles: frozenset[Role], clock: Clock,
+) -> None:
+    org_ids = await _scope(session, participant, roles)
+    programme = await q_orgs.get_programme(session, callback_data.p)
+    if programme is None or programme.organisation_id not in org_ids:
+        await query.answer(t("common.stale_button"))
+        return
+    user = query.from_user
+    me = await q_people.get_or_create(session, user.id, t.language)
+    me.current_programme_id = programme.id
+    await session.commit()
+    await query.answer(t("curator.programme_chosen", name=short(programme.name, 60)))
+
+
+@router.message(Command("newprogramme"))
+async def new_programme(
+    message: Message, t: Translator, session: AsyncSession, state: FSMContext,
+    participant: Participant | None, roles: frozenset[Role],
+) -> None:
+    if not await _scope(session, participant, roles):
+        await message.answer(t("curator.no_org"))
+        return
+    await state.set_state(NewProgramme.name)
+    await state.set_data({})
+    await message.answer(t("curator.ask_programme_name"))
+
+
+@router.message(StateFilter(NewProgramme.name), F.text, ~F.text.startswith("/"))
+async def new_programme_name(message: Message, t: Translator, state: FSMContext) -> None:
+    try:
+        name = orgs.check_name(message.text or "")
+    except ServiceError as exc:
+        await message.answer(t(exc.text_key(), **exc.params))
+        return
+    await state.update_data(name=name, forms=[])
+    await state.set_state(NewProgramme.forms)
+    await message.answer(t("curator.ask_forms"), reply_markup=_forms_keyboard(t, []))
+
+
+def _forms_keyboard(t: Translator, chosen: list[str]):  # type: ignore[no-untyped-def]
+    builder = InlineKeyboardBuilder()
+    for i, form in enumerate(FORMS):
+        mark = "✅ " if form in chosen else "▫️ "
+        builder.button(text=mark + t(f"form.{form}"), callback_data=NewProgFormCb(i=i))
+    builder.button(text=t("common.done"), callback_data=NewProgFormCb(i=-1))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+@router.callback_query(StateFilter(NewProgramme.forms), NewProgFormCb.filter())
+async def new_programme_forms(
+    query: CallbackQuery, callback_data: NewProgFormCb, bot: Bot, t: Translator,
+    state: FSMContext,
+) -> None:
+    data = await state.get_data()
+    chosen: list[str] = list(data.get("forms") or [])
+    assert query.message is not None
+    if callback_data.i == -1:
+        if not chosen:
+            await query.answer(t("curator.forms_needed"), show_alert=True)
+            return
+        await query.answer()
+        await state.set_state(NewProgramme.start)
+        await bot.edit_message_reply_markup(
+            chat_id=query.message.chat.id, message_id=query.message.message_id, reply_markup=None
+        )
+        await bot.send_message(query.message.chat.id, t("curator.ask_start"))
+        return
+    if not 0 <= callback_data.i < len(FORMS):
+        await query.answer(t("common.stale_button"))
+        return
+    form = FORMS[callback_data.i]
+    chosen.remove(form) if form in chosen else chosen.append(form)
+    await state.update_data(forms=chosen)
+    await query.answer()
+    await bot.edit_message_reply_markup(
+        chat_id=query.message.chat.id, message_id=query.message.message_id,
+        reply_markup=_forms_keyboard(t, chosen),
+    )
+
+
+def _parse_date(raw: str) -> dt.date | None:
+    try:
+        return dt.datetime.strptime(raw.strip(), "%d.%m.%Y").date()
+    except ValueError:
+        return None
+
+
+@router.message(StateFilter(NewProgramme.start), F.text, ~F.text.startswith("/"))
+async def new_programme_start(message: Message, t: Translator, state: FSMContext) -> None:
+    start = _parse_date(message.text or "")
+    if start is None:
+        await message.answer(t("answer.date_format"))
+        return
+    await state.update_data(start=start.isoformat())
+    await state.set_state(NewProgramme.end)
+    await message.answer(t("curator.ask_end"))
+
+
+@router.message(StateFilter(NewProgramme.end), F.text, ~F.text.startswith("/"))
+async def new_programme_end(
+    message: Message, t: Translator, state: FSMContext, session: AsyncSession,
+    participant: Participant | None, roles: frozenset[Role],
+) -> None:
+    end = _parse_date(message.text or "")
+    if end is None:
+        await message.answer(t("answer.date_format"))
+        return
+    data = await state.get_data()
+    org_ids = await _scope(session, participant, roles)
+    if not org_ids:
+        await state.clear()
+        await message.answer(t("curator.no_org"))
+        return
+    user = message.from_user
+    assert user is not None
+    me = await q_people.get_or_create(session, user.id, t.language)
+    org_id = org_ids[0]
+    if me.current_programme_id:
+        current = await q_orgs.get_programme(session, me.current_programme_id)
+        if current is not None and current.organisation_id in org_ids:
+            org_id = current.organisation_id
+    try:
+        programme = await orgs.create_programme(
+            session, org_id, data["name"], data["forms"], dt.date.fromisoformat(data["start"]),
+            end, actor_id=me.id,
+        )
+    except ServiceError as exc:
+        await message.answer(t(exc.text_key(), **exc.params))
+        return
+    me.current_programme_id = programme.id
+    await session.commit()
+    await state.clear()
+    await message.answer(t("curator.programme_created", id=programme.id, name=escape(programme.name)))
+
+
+@router.message(StateFilter(NewProgramme), ~F.text.startswith("/"))
+async def new_programme_other(message: Message, t: Translator, state: FSMContext) -> None:
+    current = await state.get_state()
+    key = {
+        NewProgramme.name.state: "curator.ask_programme_name",
+        NewProgramme.forms.state: "curator.ask_forms",
+        NewProgramme.start.state: "curator.ask_start",
+        NewProgramme.end.state: "curator.ask_end",
+    }.get(current or "", "common.not_understood")
+    await message.answer(t(key))
+
+
+# -- invitations --------------------------------------------------------------------------
+@router.message(Command("invite"))
+async def invite_links(
+    message: Message, command: CommandObject, t: Translator, session: AsyncSession,
+    participant: Participant | None, roles: frozenset[Role], clock: Clock,
+    settings: Settings, bot_username: str,
+) -> None:
+    org_ids = await _scope(session, participant, roles)
+    try:
+        programme = await people.current_programme(session, participant, org_ids)
+    except ServiceError as exc:
+        await message.answer(t(exc.text_key(), **exc.params))
+        return
+    wanted = [k for k in (InviteKind.MENTEE, InviteKind.MENTOR)]
+    if (command.args or "").strip() == "curator":
+        wanted = [InviteKind.CURATOR]
+    lines = [t("curator.invites_header", name=escape(programme.name))]
+    for kind in wanted:
+        existing = [
+            i for i in await q_orgs.open_invites(session, programme.id, kind)
+            if (i.expires_at is None or i.expires_at > clock.now())
+            and (i.max_uses is None or i.uses < i.max_uses)
+        ]
+        invite = existing[-1] if existing else await orgs.create_invite(
+            session, kind=kind, now=clock.now(), ttl_days=settings.invite_ttl_days,
+            programme_id=programme.id, actor_id=participant.id if participant else None,
+        )
+        expires = f"{invite.expires_at:%d.%m.%Y}" if invite.expires_at else "—"
+        lines.append(
+            t(f"curator.invite_{kind.value}", link=escape(orgs.deep_link(bot_username, invite.code)),
+              id=invite.id, expires=expires)
+        )
+    await session.commit()
+    lines.append(t("curator.invite_revoke_hint"))
+    await message.answer("\n\n".join(lines))
+
+
+@router.message(Command("revoke"))
+async def revoke(
+    message: Message, command: CommandObject, t: Translator, session: AsyncSession,
+    participant: Participant | None, roles: frozenset[Role], clock: Clock,
+) -> None:
+    raw = (command.args or "").strip()
+    if not raw.isdigit():
+        await message.answer(t("curator.revoke_usage"))
+        return
+    try:
+        await orgs.revoke_invite(
+            session, int(raw), now=clock.now(), actor_id=participant.id if participant else None,
+            allowed_org_ids=await _scope(session, participant, roles),
+        )
+    except ServiceError as exc:
+        await message.answer(t(exc.text_key(), **exc.params))
+        return
+    await session.commit()
+    await message.answer(t("curator.revoked", id=raw))
+
+
+# -- bases --------------------------------------------------------------------------------
+@router.message(Command("mentees", "mentors"))
+async def people_list(
+    message: Message, command: CommandObject, t: Translator, session: AsyncSession,
+    participant: Participant | None, roles: frozenset[Role],
+) -> None:
+    role = Role.MENTEE if command.command == "mentees" else Role.MENTOR
+    text, markup = await _people_page(t, session, participant, roles, role, 0)
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(PeopleCb.filter())
+async def people_page(
+    query: CallbackQuery, callback_data: PeopleCb, bot: Bot, t: Translator,
+    session: AsyncSession, participant: Participant | None, roles: frozenset[Role],
+) -> None:
+    text, markup = await _people_page(
+        t, session, participant, roles, Role(callback_data.role), callback_data.page
+    )
+    await query.answer()
+    assert query.message is not None
+    await bot.edit_message_text(
+        text, chat_id=query.message.chat.id, message_id=query.message.message_id,
+        reply_markup=markup,
+    )
+
+
+async def _people_page(
+    t: Translator, session: AsyncSession, participant: Participant | None,
+    roles: frozenset[Role], role: Role, page_no: int,
+):  # type: ignore[no-untyped-def]
+    org_ids = await _scope(session, participant, roles)
+    try:
+        programme = await people.current_programme(session, participant, org_ids)
+    except ServiceError as exc:
+        return t(exc.text_key(), **exc.params), None
+    rows, pages = await people.page(session, programme.id, role, page_no)
+    header = t(f"people.header_{role.value}", name=escape(programme.name),
+               page=page_no + 1, pages=pages)
+    if not rows:
+        return header + "\n\n" + t("people.empty"), None
+    builder = InlineKeyboardBuilder()
+    lines = [header]
+    for row in rows:
+        name = display_name(t, row.membership.participant)
+        status = t(f"people.progress_{row.progress.value}")
+        form = t(f"form.{row.membership.form}") if row.membership.form else "—"
+        lines.append(f"#{row.membership.id} {name} — {status} ({escape(form)})")
+        builder.button(
+            text=short(f"#{row.membership.id} {row.membership.participant.full_name or ''}", 40),
+            callback_data=CardCb(m=row.membership.id, page=page_no),
+        )
+    builder.adjust(2)
+    nav = []
+    if page_no > 0:
+        nav.append((t("common.back"), PeopleCb(role=role.value, page=page_no - 1)))
+    if page_no + 1 < pages:
+        nav.append((t("common.next"), PeopleCb(role=role.value, page=page_no + 1)))
+    for text, data in nav:
+        builder.button(text=text, callback_data=data)
+    sizes = [2] * (len(rows) // 2) + ([1] if len(rows) % 2 else []) + ([len(nav)] if nav else [])
+    builder.adjust(*sizes)
+    return "\n".join(lines), builder.as_markup()
+
+
+@router.callback_query(CardCb.filter())
+async def card(
+    query: CallbackQuery, callback_data: CardCb, bot: Bot, t: Translator,
+    session: AsyncSession, catalog: Catalog, participant: Participant | None,
+    roles: frozenset[Role],
+) -> None:
+    org_ids = await _scope(session, participant, roles)
+    membership = await q_people.membership(session, callback_data.m)
+    if membership is None or membership.organisation_id not in org_ids:
+        await query.answer(t("common.stale_button"))
+        return
+    await query.answer()
+    person = membership.participant
+    blocks = [
+        t("people.card", id=membership.id, name=display_name(t, person),
+          role=t(f"role.{membership.role}"),
+          form=escape(t(f"form.{membership.form}") if membership.form else "—"),
+          status=t(f"status.{membership.status}"),
+          username=escape("@" + person.tg_username if person.tg_username else "—"))
+    ]
+    for response in await q_responses.of_memberships(session, [membership.id]):
+        questionnaire_ = catalog.get(response.questionnaire_id)
+        if questionnaire_ is None:
+            continue
+        answers = q_responses.answer_map(response)
+        lines = [f"<b>{escape(t.pick(questionnaire_.title))}</b>"]
+        lines += [
+            f"• {escape(clip(t.pick(q.text), 80))}: <i>{answer_html(t, q, answers[q.id])}</i>"
+            for q in questionnaire_.questions if q.id in answers
+        ]
+        blocks.append("\n".join(lines))
+    back = column([(t("common.back"), PeopleCb(role=membership.role, page=callback_data.page))])
+    parts = chunks(blocks)
+    assert query.message is not None
+    for i, part in enumerate(parts):
+        await bot.send_message(query.message.chat.id, part,
+                               reply_markup=back if i == len(parts) - 1 else None)
+
+
+@router.message(Command("paperconsent"))
+async def paper_consent(
+    message: Message, command: CommandObject, t: Translator, session: AsyncSession,
+    participant: Participant | None, roles: frozenset[Role], clock: Clock,
+) -> None:
+    raw = (command.args or "").strip().lstrip("#")
+    if not raw.isdigit() or participant is None:
+        await message.answer(t("curator.paper_usage"))
+        return
+    try:
+        membership = await onboarding.record_paper_consent(
+            session, int(raw), curator=participant,
+            curator_org_ids=await _scope(session, participant, roles),
+            version=current_document().version, now=clock.now(),
+        )
+    except ServiceError as exc:
+        await message.answer(t(exc.text_key(), **exc.params))
+        return
+    await session.commit()
+    await message.answer(t("curator.paper_recorded", id=membership.id))

@@ -1,0 +1,43 @@
+"""The global error handler: the user gets an apology, the log gets the traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import ErrorEvent
+
+from bot.i18n import pick_language, translator
+
+log = logging.getLogger(__name__)
+router: Final[Router] = Router(name=__name__)
+
+
+@router.errors()
+async def on_error(event: ErrorEvent, bot: Bot) -> bool:
+    update = event.update
+    log.error(
+        "update %s failed with %s",
+        update.update_id,
+        type(event.exception).__name__,
+        exc_info=event.exception,
+    )
+    user = None
+    chat_id = None
+    if update.message:
+        user, chat_id = update.message.from_user, update.message.chat.id
+    elif update.callback_query:
+        user = update.callback_query.from_user
+        chat_id = user.id
+    if chat_id is None:
+        return True
+    t = translator(pick_language(user.language_code if user else None))
+    try:
+        if update.callback_query:
+            await bot.answer_callback_query(update.callback_query.id)
+        await bot.send_message(chat_id, t("common.error"))
+    except TelegramAPIError as exc:
+        log.warning("could not apologise: %s", type(exc).__name__)
+    return True

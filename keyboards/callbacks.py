@@ -1,0 +1,65 @@
+"""Callback data factories. Ids and short codes only: packed data stays under 64 bytes."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class AgeCb(CallbackData, prefix="age"):
+    m: int
+    age: str
+
+
+class ConsentCb(CallbackData, prefix="cs"):
+    m: int
+    ok: bool
+
+
+class GuardianCb(CallbackData, prefix="gd"):
+    i: int  # invite id
+    ok: bool
+
+
+class FormCb(CallbackData, prefix="fm"):
+    m: int
+    i: int
+
+
+class StartQCb(CallbackData, prefix="sq"):
+    m: int
+
+
+class QCb(CallbackData, prefix="q"):
+    """A questionnaire button: action, response id, question index, value."""
+
+    a: str
+    r: int
+    q: int
+    v: int = 0
+
+
+class EditCb(CallbackData, prefix="ed"):
+    r: int
+    q: int
+
+
+class ForgetCb(CallbackData, prefix="fg"):
+    ok: bool
+
+
+class PeopleCb(CallbackData, prefix="pp"):
+    role: str
+    page: int
+
+
+class CardCb(CallbackData, prefix="cd"):
+    m: int
+    page: int = 0
+
+
+class ProgrammeCb(CallbackData, prefix="pg"):
+    p: int
+
+
+class NewProgFormCb(CallbackData, prefix="npf"):
+    i: int  # form index, -1 = done

@@ -1,0 +1,40 @@
+"""APScheduler wiring: jobs with fixed ids; each asks a service what is due now."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from scheduler import outbox
+
+log = logging.getLogger(__name__)
+
+OUTBOX_INTERVAL_S = 1.0
+
+
+def create_scheduler(
+    bot: Bot, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock
+) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+
+    async def drain_outbox() -> None:
+        try:
+            await outbox.drain(bot, sessionmaker, clock)
+        except Exception:
+            log.exception("outbox drain failed")
+
+    scheduler.add_job(
+        drain_outbox,
+        "interval",
+        seconds=OUTBOX_INTERVAL_S,
+        id="outbox.drain",
+        replace_existing=True,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+    )
+    return scheduler

@@ -11,7 +11,6 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
@@ -75,7 +74,6 @@ def create_dispatcher(
     )
     dp.update.outer_middleware(DbSessionMiddleware(database.sessionmaker))
     dp.update.outer_middleware(ParticipantMiddleware(settings.admin_ids))
-    dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.include_routers(*get_routers())
     return dp
 
@@ -93,11 +91,14 @@ async def run_polling(settings: Settings) -> None:
 
     scheduler = create_scheduler(bot, database.sessionmaker, dp["clock"])
 
+    async def start_scheduler() -> None:
+        scheduler.start()
+
     async def on_shutdown() -> None:
         scheduler.shutdown(wait=False)
 
     dp.startup.register(on_startup)
-    dp.startup.register(scheduler.start)
+    dp.startup.register(start_scheduler)
     dp.shutdown.register(on_shutdown)
     try:
         await dp.start_polling(bot, handle_signals=True, close_bot_session=True)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import pick_language, translator
 from bot.roles import roles_of
+from db.fsm_storage import update_session
 from db.queries import participants as q
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -25,11 +26,14 @@ class DbSessionMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         async with self._sessionmaker() as session:
             data["session"] = session
+            token = update_session.set(session)
             try:
                 result = await handler(event, data)
             except BaseException:
                 await session.rollback()
                 raise
+            finally:
+                update_session.reset(token)
             if session.in_transaction():
                 await session.commit()
             return result

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from aiogram.fsm.state import State
@@ -12,6 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import FsmRecord
+
+
+# The session of the update being handled. Dialog state written while handling an update
+# goes into that update's transaction: it commits or rolls back with the handler's changes,
+# and on SQLite a second connection would wait for the write lock the first one holds.
+update_session: ContextVar[AsyncSession | None] = ContextVar("update_session", default=None)
 
 
 class DatabaseStorage(BaseStorage):
@@ -26,30 +34,42 @@ class DatabaseStorage(BaseStorage):
     def _key(self, key: StorageKey) -> str:
         return self._keys.build(key)
 
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
+        shared = update_session.get()
+        if shared is not None:
+            yield shared
+            return
+        async with self._sessionmaker() as session:
+            yield session
+            await session.commit()
+
     async def _upsert(self, key: StorageKey, **values: Any) -> None:
         storage_key = self._key(key)
-        for _ in range(2):
-            async with self._sessionmaker() as session:
-                record = await session.get(FsmRecord, storage_key)
-                if record is None:
+        async with self._session() as session:
+            record = await session.get(FsmRecord, storage_key)
+            if record is not None:
+                for name, value in values.items():
+                    setattr(record, name, value)
+                await session.flush()
+                return
+            try:
+                async with session.begin_nested():
                     session.add(FsmRecord(key=storage_key, **values))
-                else:
-                    for name, value in values.items():
-                        setattr(record, name, value)
-                try:
-                    await session.commit()
-                    return
-                except IntegrityError:
-                    # A concurrent first write for the same key (PostgreSQL); retry as update.
-                    await session.rollback()
-        raise RuntimeError("could not store dialog state")
+            except IntegrityError:
+                # A concurrent first write for the same key (PostgreSQL): update instead.
+                record = await session.get(FsmRecord, storage_key, populate_existing=True)
+                assert record is not None
+                for name, value in values.items():
+                    setattr(record, name, value)
+                await session.flush()
 
     async def set_state(self, key: StorageKey, state: str | State | None = None) -> None:
         value = state.state if isinstance(state, State) else state
         await self._upsert(key, state=value)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        async with self._sessionmaker() as session:
+        async with self._session() as session:
             record = await session.get(FsmRecord, self._key(key))
             return record.state if record else None
 
@@ -57,7 +77,7 @@ class DatabaseStorage(BaseStorage):
         await self._upsert(key, data=dict(data) or None)
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        async with self._sessionmaker() as session:
+        async with self._session() as session:
             record = await session.get(FsmRecord, self._key(key))
             return dict(record.data or {}) if record else {}
 

@@ -80,7 +80,8 @@ async def show(
         message_id = (await bot.send_message(chat_id, text, reply_markup=markup)).message_id
     await state.set_state(Answering.active)
     await state.set_data(
-        {"r": cursor.response.id, "msg": message_id, "sel": selected, "edit": edit}
+        {"r": cursor.response.id, "q": cursor.question.id if cursor.question else None,
+         "msg": message_id, "kb": markup is not None, "sel": selected, "edit": edit}
     )
 
 
@@ -140,6 +141,9 @@ async def _load(
         return None
     try:
         cursor, membership = await answering.load(session, catalog, data["r"])
+        if data.get("q") and (cursor.question is None or cursor.question.id != data["q"]):
+            # The question on screen (an edit from /me, or one reached with Back).
+            cursor = answering.goto(cursor, data["q"])
     except ServiceError:
         return None
     return cursor, membership, data
@@ -239,6 +243,7 @@ async def on_button(
             else:
                 selected.append(option)
             await state.update_data(sel=selected)
+            await query.answer()
             text, markup = render(t, cursor, selected)
             await bot.edit_message_text(text, chat_id=chat_id, message_id=message.message_id,
                                         reply_markup=markup)
@@ -246,6 +251,7 @@ async def on_button(
         if action == "b":
             cursor = answering.back(cursor)
             await session.commit()
+            await query.answer()
             await show(bot, chat_id, t, cursor, state, edit_message_id=message.message_id,
                        edit=bool(data.get("edit")))
             return
@@ -270,6 +276,7 @@ async def on_button(
         key = exc.text_key() if isinstance(exc, ServiceError) else "common.stale_button"
         await query.answer(t(key), show_alert=True)
         return
+    await query.answer()
     await _after_answer(bot, chat_id, t, session, catalog, membership, cursor, state, data,
                         edit_message_id=message.message_id)
 
@@ -304,7 +311,7 @@ async def on_text(
         await message.answer(t(exc.text_key(), **exc.params))
         return
     # Keep the chat readable: the previous question loses its buttons once answered by text.
-    if data.get("msg"):
+    if data.get("msg") and data.get("kb"):
         try:
             await bot.edit_message_reply_markup(
                 chat_id=message.chat.id, message_id=data["msg"], reply_markup=None

@@ -14,14 +14,15 @@ then certified against *all* allowed pairs with LP duality: dual prices ``u`` (m
 and ``v`` (mentors) are read off the residual graph of the pruned optimum, and
 ``sum(m*u) + sum(cap*v) + sum(max(0, s - u - v))`` over every allowed pair is an upper
 bound of any assignment. When it equals the found total the result is optimal; pairs
-that break the bound are added to the candidates and the pruned problem is solved again.
+that break the bound (and pairs close to breaking it) join the candidates and the pruned
+problem is solved again. On a college-sized base that takes two solves of ~0.2 s each.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Literal
 
@@ -128,8 +129,7 @@ class Weights:
     @property
     def base_total(self) -> float:
         return (
-            self.needs + self.interests + self.subject + self.times + self.format
-            + self.experience
+            self.needs + self.interests + self.subject + self.times + self.format + self.experience
         )
 
     @property
@@ -146,11 +146,13 @@ def load_weights(path: str | Path | None = None) -> Weights:
     path = Path(path) if path is not None else DEFAULT_WEIGHTS_PATH
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping of weights")
+        raise TypeError(f"{path}: expected a mapping of weights")
     known = {f.name for f in fields(Weights)}
-    unknown = sorted(set(data) - known)
-    if unknown:
+    required = {f.name for f in fields(Weights) if f.default is MISSING}
+    if unknown := sorted(set(data) - known):
         raise ValueError(f"{path}: unknown keys {unknown}")
+    if missing := sorted(required - set(data)):
+        raise ValueError(f"{path}: missing keys {missing}")
     return Weights(**data)
 
 
@@ -205,8 +207,7 @@ class Assignment:
 class _Part:
     weight: float
     value: float  # 0..1
-    good: Reason | None  # shown when value > 0
-    bad: Reason | None  # shown when value == 0
+    reason: Reason | None = None  # a merit when value > 0, a caveat when value == 0
 
 
 def compatible(mentee: MenteeProfile, mentor: MentorProfile) -> bool:
@@ -231,95 +232,79 @@ def _required_experience(mentee: MenteeProfile, weights: Weights) -> float | Non
 
 
 def _parts(mentee: MenteeProfile, mentor: MentorProfile, w: Weights) -> list[_Part]:
-    """The six criteria in a fixed order; the vectorised score adds them in the same order."""
-    neutral = w.neutral
-    parts: list[_Part] = []
+    """The six criteria in a fixed order; the vectorised score adds them in the same order.
+
+    A criterion that either side left unanswered gets the neutral value and no reason.
+    """
+    unknown = w.neutral
 
     if mentee.needs:
         covered = mentee.needs & mentor.competences
-        parts.append(
-            _Part(
-                w.needs,
-                len(covered) / len(mentee.needs),
-                Reason("covers_needs", tuple(sorted(covered))),
-                Reason("needs_not_covered", tuple(sorted(mentee.needs))),
-            )
+        needs = _Part(
+            w.needs,
+            len(covered) / len(mentee.needs),
+            Reason("covers_needs", tuple(sorted(covered)))
+            if covered
+            else Reason("needs_not_covered", tuple(sorted(mentee.needs))),
         )
     else:
-        parts.append(_Part(w.needs, neutral, None, None))
+        needs = _Part(w.needs, unknown)
 
     if mentee.interests:
         shared = mentee.interests & mentor.interests
         full = min(w.interests_saturation, len(mentee.interests))
-        parts.append(
-            _Part(
-                w.interests,
-                min(len(shared), full) / full,
-                Reason("shared_interests", tuple(sorted(shared))),
-                None,
-            )
+        interests = _Part(
+            w.interests,
+            min(len(shared), full) / full,
+            Reason("shared_interests", tuple(sorted(shared))) if shared else None,
         )
     else:
-        parts.append(_Part(w.interests, neutral, None, None))
+        interests = _Part(w.interests, unknown)
 
     if mentee.subject is not None and mentor.subject is not None:
-        same = mentee.subject == mentor.subject
-        parts.append(
-            _Part(
-                w.subject,
-                1.0 if same else 0.0,
-                Reason("same_subject", (mentee.subject,)),
-                Reason("different_subject", (mentee.subject, mentor.subject)),
+        if mentee.subject == mentor.subject:
+            subject = _Part(w.subject, 1.0, Reason("same_subject", (mentee.subject,)))
+        else:
+            subject = _Part(
+                w.subject, 0.0, Reason("different_subject", (mentee.subject, mentor.subject))
             )
-        )
     else:
-        parts.append(_Part(w.subject, neutral, None, None))
+        subject = _Part(w.subject, unknown)
 
     if mentee.times and mentor.times:
-        common = mentee.times & mentor.times
-        parts.append(
-            _Part(
-                w.times,
-                1.0 if common else 0.0,
-                Reason("times_overlap", _sorted_times(common)),
-                Reason("no_common_time"),
-            )
-        )
+        if common := mentee.times & mentor.times:
+            times = _Part(w.times, 1.0, Reason("times_overlap", _sorted_times(common)))
+        else:
+            times = _Part(w.times, 0.0, Reason("no_common_time"))
     else:
-        parts.append(_Part(w.times, neutral, None, None))
+        times = _Part(w.times, unknown)
 
     if mentee.format is not None and mentor.format is not None:
-        fits = mentee.format == mentor.format or MIXED in (mentee.format, mentor.format)
-        agreed = mentor.format if mentee.format == MIXED else mentee.format
-        parts.append(
-            _Part(
-                w.format,
-                1.0 if fits else 0.0,
-                Reason("format_fit", (agreed,)),
-                Reason("format_mismatch", (mentee.format, mentor.format)),
-            )
-        )
+        if mentee.format == mentor.format or MIXED in (mentee.format, mentor.format):
+            agreed = mentor.format if mentee.format == MIXED else mentee.format
+            fmt = _Part(w.format, 1.0, Reason("format_fit", (agreed,)))
+        else:
+            fmt = _Part(w.format, 0.0, Reason("format_mismatch", (mentee.format, mentor.format)))
     else:
-        parts.append(_Part(w.format, neutral, None, None))
+        fmt = _Part(w.format, unknown)
 
     required = _required_experience(mentee, w)
     if required is not None and mentor.experience_years is not None:
-        parts.append(
-            _Part(
-                w.experience,
-                1.0 if mentor.experience_years >= required else 0.0,
-                Reason("experienced"),
-                Reason("too_little_experience"),
-            )
-        )
+        if mentor.experience_years >= required:
+            experience = _Part(w.experience, 1.0, Reason("experienced"))
+        else:
+            experience = _Part(w.experience, 0.0, Reason("too_little_experience"))
     else:
-        parts.append(_Part(w.experience, neutral, None, None))
-    return parts
+        experience = _Part(w.experience, unknown)
+
+    return [needs, interests, subject, times, fmt, experience]
+
+
+_TIME_ORDER = {t: i for i, t in enumerate(TIMES)}
 
 
 def _sorted_times(times: Iterable[str]) -> tuple[str, ...]:
-    order = {t: i for i, t in enumerate(TIMES)}
-    return tuple(sorted(times, key=lambda t: (order.get(t, len(order)), t)))
+    return tuple(sorted(times, key=lambda t: (_TIME_ORDER.get(t, len(TIMES)), t)))
 
 
 def score(mentee: MenteeProfile, mentor: MentorProfile, weights: Weights) -> Score:
@@ -355,25 +340,19 @@ def _reasons(parts: list[_Part], by_mentee: bool, by_mentor: bool) -> tuple[Reas
     elif by_mentor:
         picked.append(Reason("picked_by_mentor"))
 
-    # (points won or lost, criterion order, reason): the biggest effect comes first
-    good: list[tuple[float, int, Reason]] = []
-    bad: list[tuple[float, int, Reason]] = []
-    for order, part in enumerate(parts):
-        if part.weight <= 0:
-            continue
-        if part.value > 0 and part.good is not None:
-            good.append((-part.weight * part.value, order, part.good))
-        elif part.value == 0 and part.bad is not None:
-            bad.append((-part.weight, order, part.bad))
-    good.sort(key=lambda r: r[:2])
-    bad.sort(key=lambda r: r[:2])
-
+    # (points won or lost, criterion order): the biggest effect comes first
+    ranked = sorted(
+        (-(p.weight * p.value if p.value > 0 else p.weight), order, p.value == 0, p.reason)
+        for order, p in enumerate(parts)
+        if p.reason is not None and p.weight > 0
+    )
     room = MAX_REASONS - len(picked)
-    ranked = sorted(good + bad, key=lambda r: r[:2])[:room]
-    # a caveat must not be crowded out by merits
-    if bad and not any(r in ranked for r in bad) and room > 0:
-        ranked = sorted(ranked[: room - 1] + bad[:1], key=lambda r: r[:2])
-    return tuple(picked) + tuple(r[2] for r in ranked)
+    shown = ranked[:room]
+    caveats = [r for r in ranked if r[2]]
+    if caveats and not any(r[2] for r in shown) and room > 0:
+        # a caveat must not be crowded out by merits
+        shown = sorted([*shown[: room - 1], caveats[0]])
+    return (*picked, *(r[3] for r in shown))
 
 
 # --------------------------------------------------------------------------- vectorised
@@ -409,6 +388,11 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return count
 
 
+def _known(*columns: Iterable[str | None]) -> list[str]:
+    """The distinct answers given, sorted, without "unanswered"."""
+    return sorted({v for column in columns for v in column if v is not None})
+
+
 def _codes(values: Sequence[str | None], vocab: dict[str, int]) -> np.ndarray:
     return np.array([-1 if v is None else vocab[v] for v in values], dtype=np.int32)
 
@@ -440,7 +424,8 @@ def _block_values(
     c = np.where(full == 0, neutral, np.minimum(shared, full) / np.maximum(full, 1))
     base = base + w.interests * c
 
-    vocab = {s: i for i, s in enumerate(sorted({p.subject for p in (*mentees, *mentors)} - {None}))}
+    subjects = _known([t.subject for t in mentees], [m.subject for m in mentors])
+    vocab = {subject: i for i, subject in enumerate(subjects)}
     se = _codes([t.subject for t in mentees], vocab)[:, None]
     sm = _codes([m.subject for m in mentors], vocab)[None, :]
     c = np.where((se < 0) | (sm < 0), neutral, (se == sm).astype(np.float64))
@@ -455,8 +440,8 @@ def _block_values(
     c = np.where(te & tm, (common > 0).astype(np.float64), neutral)
     base = base + w.times * c
 
-    formats = sorted({p.format for p in (*mentees, *mentors)} - {None, MIXED})
-    vocab = {MIXED: 0} | {f: i + 1 for i, f in enumerate(formats)}
+    formats = _known([t.format for t in mentees], [m.format for m in mentors])
+    vocab = {MIXED: 0} | {f: i + 1 for i, f in enumerate(f for f in formats if f != MIXED)}
     fe = _codes([t.format for t in mentees], vocab)[:, None]
     fm = _codes([m.format for m in mentors], vocab)[None, :]
     fits = (fe == fm) | (fe == 0) | (fm == 0)
@@ -551,7 +536,9 @@ def _prepare(
     capacity = np.array([max(0, m.capacity) for m in tors], dtype=np.int64)
     has_form = np.zeros(len(tees), dtype=bool)
     has_allowed = np.zeros(len(tees), dtype=bool)
-    ban = set(excluded)
+    banned: dict[int, list[int]] = {}
+    for mentee_id, mentor_id in excluded:
+        banned.setdefault(mentee_id, []).append(mentor_id)
     blocks: list[_Block] = []
     threshold = weights.threshold_points
     for form in sorted({t.form for t in tees}):
@@ -563,10 +550,14 @@ def _prepare(
         values = _block_values([tees[i] for i in rows], [tors[j] for j in cols], weights)
         points = _to_points(values)
         points[points < threshold] = -1
-        if ban:
-            row_of = {tees[i].id: r for r, i in enumerate(rows)}
+        if banned:
             col_of = {tors[j].id: c for c, j in enumerate(cols)}
-            hits = [(row_of[a], col_of[b]) for a, b in ban if a in row_of and b in col_of]
+            hits = [
+                (r, col_of[b])
+                for r, i in enumerate(rows.tolist())
+                for b in banned.get(tees[i].id, ())
+                if b in col_of
+            ]
             if hits:
                 r, c = np.array(hits).T
                 points[r, c] = -1
@@ -610,46 +601,55 @@ def greedy_assign(
 ) -> Assignment:
     """Baseline: take the highest-scoring allowed pair first (ties: mentee id, mentor id)."""
     problem = _prepare(mentees, mentors, weights, excluded, max_mentors_per_mentee)
+    tee_ids = [t.id for t in problem.mentees]
     tor_ids = [m.id for m in problem.mentors]
     load = [0] * len(problem.mentors)
     cap = problem.capacity.tolist()
+    full = problem.capacity == 0  # kept as an array to skip full mentors in bulk
 
-    # every mentee walks down its own ranking; a heap picks the globally best next pair
-    ranking: dict[int, tuple[list[int], list[int]]] = {}
+    # each mentee walks down its own ranking (best first, ties by mentor id); the heap
+    # holds every mentee's current candidate and yields the globally best pair
+    ranked_tors: list[np.ndarray] = []
+    ranked_pts: list[np.ndarray] = []
+    where: dict[int, tuple[int, int, int]] = {}  # mentee -> (block, row, candidates)
     heap: list[tuple[int, int, int, int]] = []
-    for block in problem.blocks:
+    for b, block in enumerate(problem.blocks):
         usable = problem.usable(block)
         order = np.argsort(-usable, axis=1, kind="stable")
-        counts = (usable >= 0).sum(axis=1)
+        ranked_tors.append(block.cols[order])
+        ranked_pts.append(np.take_along_axis(usable, order, axis=1))
+        counts = (usable >= 0).sum(axis=1).tolist()
         for r, i in enumerate(block.rows.tolist()):
-            n = int(counts[r])
-            if n:
-                cols = block.cols[order[r, :n]].tolist()
-                pts = usable[r, order[r, :n]].tolist()
-                ranking[i] = (cols, pts)
-                heap.append((-pts[0], problem.mentees[i].id, tor_ids[cols[0]], i))
+            if counts[r]:
+                where[i] = (b, r, counts[r])
+                j = int(ranked_tors[b][r, 0])
+                heap.append((-int(ranked_pts[b][r, 0]), tee_ids[i], tor_ids[j], i))
     heapq.heapify(heap)
 
-    position = dict.fromkeys(ranking, 0)
-    taken = dict.fromkeys(ranking, 0)
+    position = dict.fromkeys(where, 0)
+    taken = dict.fromkeys(where, 0)
     pairs: list[tuple[int, int]] = []
     while heap:
         _, tee_id, _, i = heapq.heappop(heap)
-        cols, pts = ranking[i]
+        b, r, n = where[i]
+        tors, pts = ranked_tors[b][r], ranked_pts[b][r]
         k = position[i]
-        j = cols[k]
-        if load[j] < cap[j]:
+        j = int(tors[k])
+        if not full[j]:
             load[j] += 1
+            full[j] = load[j] >= cap[j]
             taken[i] += 1
             pairs.append((i, j))
-            if taken[i] >= problem.per_mentee:
+            if taken[i] == problem.per_mentee:
                 continue
             k += 1
-        while k < len(cols) and load[cols[k]] >= cap[cols[k]]:
-            k += 1
+        if k < n:
+            k += int(np.argmin(full[tors[k:n]]))  # the next mentor with a free slot
+            if full[tors[k]]:
+                k = n
         position[i] = k
-        if k < len(cols):
-            heapq.heappush(heap, (-pts[k], tee_id, tor_ids[cols[k]], i))
+        if k < n:
+            heapq.heappush(heap, (-int(pts[k]), tee_id, tor_ids[int(tors[k])], i))
     return _result(problem, pairs, weights)
 
 
@@ -664,7 +664,11 @@ def assign(
     excluded: Collection[tuple[int, int]] = frozenset(),
     max_mentors_per_mentee: int = 1,
 ) -> Assignment:
-    """Assignment with the maximum total score (exact), respecting capacities and bans."""
+    """Assignment with the maximum total score (exact), respecting capacities and bans.
+
+    Among assignments with the same total, the one matching mentees with lower ids
+    (registered earlier) wins; see :func:`_tie_break`.
+    """
     problem = _prepare(mentees, mentors, weights, excluded, max_mentors_per_mentee)
     return _result(problem, _optimal_pairs(problem), weights)
 
@@ -673,35 +677,65 @@ def assign(
 class _Edges:
     mentee: np.ndarray
     mentor: np.ndarray
-    points: np.ndarray
+    gain: np.ndarray  # int64: points * unit + mentee bonus, see _tie_break
+
+
+def _tie_break(problem: _Problem) -> tuple[int, np.ndarray]:
+    """Integer gains that settle equal totals in favour of lower mentee ids.
+
+    gain = points * unit + bonus(mentee) with bonus = n - 1 - rank by id. The bonuses of
+    one assignment add up to less than ``unit``, so more points always win, and among
+    equal totals the assignment whose matched mentees registered earlier (smaller sum of
+    id ranks) wins. The assignment solver works in float64, so the tie-break is dropped
+    (unit 1, no bonus) where the costs would stop being exact integers, and in group
+    mode, where the LP solver prefers small coefficients.
+    """
+    n = len(problem.mentees)
+    slots = int(np.minimum(problem.capacity, n).sum())
+    pairs = min(slots, n * problem.per_mentee)
+    unit = pairs * max(n - 1, 0) + 1
+    if problem.per_mentee > 1 or (_MAX_POINTS + 1) * unit * slots >= 2**52:
+        return 1, np.zeros(n, dtype=np.int64)
+    return unit, np.arange(n - 1, -1, -1, dtype=np.int64)
 
 
 def _optimal_pairs(problem: _Problem) -> list[tuple[int, int]]:
+    unit, bonus = _tie_break(problem)
     usable = [problem.usable(b) for b in problem.blocks]
     candidates = [_initial_candidates(problem, b, p) for b, p in zip(problem.blocks, usable)]
     for _ in range(_MAX_PRUNED_ROUNDS):
-        edges = _collect(problem.blocks, usable, candidates)
-        chosen = _solve(problem, edges)
-        total = int(edges.points[chosen].sum())
+        edges = _collect(problem.blocks, usable, candidates, unit, bonus)
+        chosen = _solve(problem, edges, unit)
         u, v = _duals(problem, edges, chosen)
-        bound = int((problem.per_mentee * u).sum() + (problem.capacity * v).sum())
         grown = False
         for block, points, cand in zip(problem.blocks, usable, candidates):
-            slack = points - u[block.rows][:, None] - v[block.cols][None, :]
             allowed = points >= 0
-            bound += int(np.maximum(slack, 0, where=allowed, out=np.zeros_like(slack)).sum())
+            slack = (
+                points.astype(np.int64) * unit
+                + (bonus[block.rows] - u[block.rows])[:, None]
+                - v[block.cols][None, :]
+            )
             if (allowed & ~cand & (slack > 0)).any():
                 # prices shift once the missing pairs join, and pairs just short of
                 # breaking the bound tend to break it next round: take them now
-                cand |= allowed & (slack > -_NEAR_MISS)
+                cand |= allowed & (slack > -_NEAR_MISS * unit)
                 grown = True
-        if bound == total:
+        if grown:
+            continue
+        # no pair outside the candidates beats the prices, so the candidates' dual
+        # objective bounds every assignment; reaching it proves the optimum
+        slack = edges.gain - u[edges.mentee] - v[edges.mentor]
+        bound = (
+            int((problem.per_mentee * u).sum())
+            + int((problem.capacity * v).sum())
+            + int(np.maximum(slack, 0).sum())
+        )
+        if bound == int(edges.gain[chosen].sum()):
             return _pairs(edges, chosen)
-        if not grown:
-            break  # only wrong duals can get here; the full problem below is exact anyway
+        break  # only wrong prices can get here; the full problem below is exact anyway
     full = [points >= 0 for points in usable]
-    edges = _collect(problem.blocks, usable, full)
-    return _pairs(edges, _solve(problem, edges))
+    edges = _collect(problem.blocks, usable, full, unit, bonus)
+    return _pairs(edges, _solve(problem, edges, unit))
 
 
 def _initial_candidates(problem: _Problem, block: _Block, points: np.ndarray) -> np.ndarray:
@@ -709,28 +743,35 @@ def _initial_candidates(problem: _Problem, block: _Block, points: np.ndarray) ->
     cand = np.zeros(points.shape, dtype=bool)
     n_rows, n_cols = points.shape
     k = min(_CANDIDATES_PER_MENTEE, n_cols)
-    best = np.argpartition(-points, k - 1, axis=1)[:, :k]
-    cand[np.arange(n_rows)[:, None], best] = True
+    if k:
+        best = np.argpartition(-points, k - 1, axis=1)[:, :k]
+        cand[np.arange(n_rows)[:, None], best] = True
     max_cap = int(problem.capacity[block.cols].max(initial=0))
-    k = min(_CANDIDATES_PER_MENTOR_SLOT * max_cap + 1, n_rows)
-    if max_cap:
+    k = min(_CANDIDATES_PER_MENTOR_SLOT * max_cap, n_rows)
+    if k:
         best = np.argpartition(-points, k - 1, axis=0)[:k, :]
         cand[best, np.arange(n_cols)[None, :]] = True
     return cand & (points >= 0)
 
 
 def _collect(
-    blocks: list[_Block], usable: list[np.ndarray], masks: list[np.ndarray]
+    blocks: list[_Block],
+    usable: list[np.ndarray],
+    masks: list[np.ndarray],
+    unit: int,
+    bonus: np.ndarray,
 ) -> _Edges:
-    tee, tor, pts = [], [], []
+    tee, tor, gain = [], [], []
     for block, points, mask in zip(blocks, usable, masks):
         r, c = np.nonzero(mask)
         tee.append(block.rows[r])
         tor.append(block.cols[c])
-        pts.append(points[r, c].astype(np.int64))
+        gain.append(points[r, c].astype(np.int64) * unit + bonus[block.rows[r]])
     empty = np.zeros(0, dtype=np.int64)
     return _Edges(
-        np.concatenate([empty, *tee]), np.concatenate([empty, *tor]), np.concatenate([empty, *pts])
+        np.concatenate([empty, *tee]),
+        np.concatenate([empty, *tor]),
+        np.concatenate([empty, *gain]),
     )
 
 
@@ -738,22 +779,21 @@ def _pairs(edges: _Edges, chosen: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges.mentee[chosen].tolist(), edges.mentor[chosen].tolist()))
 
 
-def _solve(problem: _Problem, edges: _Edges) -> np.ndarray:
+def _solve(problem: _Problem, edges: _Edges, unit: int) -> np.ndarray:
     """Exact optimum on the given edges; returns a mask of the chosen edges."""
-    if not len(edges.points):
+    if not len(edges.gain):
         return np.zeros(0, dtype=bool)
     if problem.per_mentee == 1:
-        return _solve_assignment(problem.capacity, edges)
+        return _solve_assignment(problem.capacity, edges, (_MAX_POINTS + 1) * unit)
     return _solve_lp(problem.capacity, problem.per_mentee, edges)
 
 
-def _solve_assignment(capacity: np.ndarray, edges: _Edges) -> np.ndarray:
-    """One mentor per mentee: a sparse assignment problem of mentor slots to mentees.
+def _solve_assignment(capacity: np.ndarray, edges: _Edges, ceiling: int) -> np.ndarray:
+    """One mentor per mentee: a sparse assignment problem between mentor slots and mentees.
 
-    Slots are the rows (there are fewer slots than mentees, and every row costs one
-    augmentation); each slot also has a private "stays free" column, so a full matching
-    always exists. Costs are shifted to stay positive: explicit zeros would vanish from a
-    sparse matrix.
+    The smaller side forms the rows (every row costs one augmentation) and each row gets
+    a private "left alone" column, so a full matching always exists. Cost = ceiling - gain
+    stays positive: explicit zeros would vanish from a sparse matrix.
     """
     tees, tee = np.unique(edges.mentee, return_inverse=True)
     tors, tor = np.unique(edges.mentor, return_inverse=True)
@@ -764,41 +804,46 @@ def _solve_assignment(capacity: np.ndarray, edges: _Edges) -> np.ndarray:
     per_edge = slots[tor]
     edge = np.repeat(np.arange(len(tor)), per_edge)
     copy = np.arange(len(edge)) - np.repeat(np.cumsum(per_edge) - per_edge, per_edge)
-    free = np.arange(n_slots)
-    shift = _MAX_POINTS + 1
+    slot_of, tee_of = first_slot[tor[edge]] + copy, tee[edge]
+    cost = (ceiling - edges.gain[edge]).astype(np.float64)
+
+    slots_are_rows = n_slots <= len(tees)
+    rows, cols = (slot_of, tee_of) if slots_are_rows else (tee_of, slot_of)
+    n_rows, n_cols = (n_slots, len(tees)) if slots_are_rows else (len(tees), n_slots)
+    alone = np.arange(n_rows)
     graph = sparse.csr_array(
         (
-            np.concatenate([shift - edges.points[edge], np.full(n_slots, shift)]),
-            (
-                np.concatenate([first_slot[tor[edge]] + copy, free]),
-                np.concatenate([tee[edge], len(tees) + free]),
-            ),
+            np.concatenate([cost, np.full(n_rows, float(ceiling))]),
+            (np.concatenate([rows, alone]), np.concatenate([cols, n_cols + alone])),
         ),
-        shape=(n_slots, len(tees) + n_slots),
+        shape=(n_rows, n_cols + n_rows),
     )
-    slot, col = min_weight_full_bipartite_matching(graph)
-    taken = col < len(tees)
+    row, col = min_weight_full_bipartite_matching(graph)
+    paired = col < n_cols
+    slot_ids, tee_ids = (row, col) if slots_are_rows else (col, row)
+    slot_ids, tee_ids = slot_ids[paired], tee_ids[paired]
+
     owner = np.repeat(np.arange(len(tors)), slots)
     key = tee * len(tors) + tor
     order = np.argsort(key)
-    hit = order[np.searchsorted(key[order], col[taken] * len(tors) + owner[slot[taken]])]
+    hit = order[np.searchsorted(key[order], tee_ids * len(tors) + owner[slot_ids])]
     chosen = np.zeros(len(tor), dtype=bool)
     chosen[hit] = True
     return chosen
 
 
 def _solve_lp(capacity: np.ndarray, per_mentee: int, edges: _Edges) -> np.ndarray:
-    """Several mentors per mentee: the b-matching LP (integral: its matrix is totally
-    unimodular, and HiGHS returns a vertex)."""
-    rows, tee = np.unique(edges.mentee, return_inverse=True)
-    cols, tor = np.unique(edges.mentor, return_inverse=True)
+    """Several distinct mentors per mentee: the b-matching LP, integral because its
+    matrix is totally unimodular and HiGHS returns a vertex."""
+    tees, tee = np.unique(edges.mentee, return_inverse=True)
+    tors, tor = np.unique(edges.mentor, return_inverse=True)
     n = len(tee)
     a = sparse.csr_array(
-        (np.ones(2 * n), (np.concatenate([tee, len(rows) + tor]), np.tile(np.arange(n), 2))),
-        shape=(len(rows) + len(cols), n),
+        (np.ones(2 * n), (np.concatenate([tee, len(tees) + tor]), np.tile(np.arange(n), 2))),
+        shape=(len(tees) + len(tors), n),
     )
-    b = np.concatenate([np.full(len(rows), per_mentee), capacity[cols]])
-    res = linprog(-edges.points, A_ub=a, b_ub=b, bounds=(0, 1), method="highs")
+    b = np.concatenate([np.full(len(tees), per_mentee), capacity[tors]])
+    res = linprog(-edges.gain, A_ub=a, b_ub=b, bounds=(0, 1), method="highs")
     if res.status != 0:
         raise RuntimeError(f"assignment LP failed: {res.message}")
     x = np.rint(res.x)
@@ -810,32 +855,28 @@ def _solve_lp(capacity: np.ndarray, per_mentee: int, edges: _Edges) -> np.ndarra
 def _duals(problem: _Problem, edges: _Edges, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Optimal dual prices of the solved edges from shortest paths in the residual graph.
 
-    Nodes: mentees, mentors and one source/sink node Z. An optimal flow has no negative
-    cycle there, so the distances are feasible potentials; u = d(mentee) - d(Z) and
-    v = d(Z) - d(mentor), clipped at 0.
+    Nodes: mentees, mentors and one source/sink node z. An optimal flow leaves no negative
+    cycle there, so shortest distances d are feasible potentials; the prices are
+    u = d(mentee) - d(z) and v = d(z) - d(mentor), clipped at 0.
     """
     n, m = len(problem.mentees), len(problem.mentors)
     z = n + m
     deg = np.bincount(edges.mentee[chosen], minlength=n)
     load = np.bincount(edges.mentor[chosen], minlength=m)
-    tees, tors = np.arange(n), np.arange(m)
-
-    free = ~chosen
-    open_tees = tees[deg < problem.per_mentee]
-    busy_tees = tees[deg > 0]
-    open_tors = tors[load < problem.capacity]
-    busy_tors = tors[load > 0]
+    open_tees = np.flatnonzero(deg < problem.per_mentee)
+    busy_tees = np.flatnonzero(deg > 0)
+    open_tors = n + np.flatnonzero(load < problem.capacity)
+    busy_tors = n + np.flatnonzero(load > 0)
+    to_z = np.concatenate([busy_tees, open_tors])
+    from_z = np.concatenate([open_tees, busy_tors])
     tail = np.concatenate(
-        [edges.mentee[free], n + edges.mentor[chosen], np.full(len(open_tees), z), busy_tees,
-         n + open_tors, np.full(len(busy_tors), z)]
+        [edges.mentee[~chosen], n + edges.mentor[chosen], to_z, np.full(len(from_z), z)]
     )
     head = np.concatenate(
-        [n + edges.mentor[free], edges.mentee[chosen], open_tees, np.full(len(busy_tees), z),
-         np.full(len(open_tors), z), n + busy_tors]
+        [n + edges.mentor[~chosen], edges.mentee[chosen], np.full(len(to_z), z), from_z]
     )
     cost = np.concatenate(
-        [-edges.points[free], edges.points[chosen],
-         np.zeros(len(open_tees) + len(busy_tees) + len(open_tors) + len(busy_tors), np.int64)]
+        [-edges.gain[~chosen], edges.gain[chosen], np.zeros(len(to_z) + len(from_z), np.int64)]
     )
     d = _shortest_from_everywhere(n + m + 1, tail, head, cost)
     u = np.maximum(d[:n] - d[z], 0)
@@ -848,7 +889,7 @@ def _shortest_from_everywhere(
 ) -> np.ndarray:
     """Bellman-Ford from a virtual root joined to every node by a zero arc.
 
-    Vectorised over the arcs leaving the nodes that improved in the previous round.
+    Each round relaxes, all at once, the arcs leaving the nodes improved in the last one.
     """
     order = np.argsort(tail, kind="stable")
     tail, head, cost = tail[order], head[order], cost[order]
@@ -856,16 +897,13 @@ def _shortest_from_everywhere(
     dist = np.zeros(n_nodes, dtype=np.int64)
     active = np.arange(n_nodes)
     for _ in range(n_nodes + 1):
-        lo, hi = start[active], start[active + 1]
-        width = hi - lo
+        lo, width = start[active], start[active + 1] - start[active]
         arcs = np.repeat(lo - np.cumsum(width) + width, width) + np.arange(width.sum())
-        if not len(arcs):
-            return dist
         cand = dist[tail[arcs]] + cost[arcs]
         better = cand < dist[head[arcs]]
         if not better.any():
             return dist
-        heads, cand = head[arcs][better], cand[better]
-        np.minimum.at(dist, heads, cand)
-        active = np.unique(heads)
+        improved = head[arcs][better]
+        np.minimum.at(dist, improved, cand[better])
+        active = np.unique(improved)
     raise RuntimeError("negative cycle: the assignment is not optimal")

@@ -535,8 +535,10 @@ def parse_markdown_v2(source: str) -> ParsedText:
                     language_end = i
                     while text[language_end] not in _SPACES and text[language_end] != ord("`"):
                         language_end += 1
-                    if i != language_end and language_end < text.size and (
-                        text[language_end] != ord("`")
+                    if (
+                        i != language_end
+                        and language_end < text.size
+                        and (text[language_end] != ord("`"))
                     ):
                         kind = "PreCode"
                         argument = text.slice(i, language_end).decode("utf-8", "replace")
@@ -761,9 +763,7 @@ def parse_markdown(source: str) -> ParsedText:
             out.append(text[i])
             i += 1
         if i == text.size:
-            raise EntityParseError(
-                f"Can't find end of the entity starting at byte offset {begin}"
-            )
+            raise EntityParseError(f"Can't find end of the entity starting at byte offset {begin}")
 
         if entity_offset != utf16:
             length = utf16 - entity_offset
@@ -816,9 +816,7 @@ def trim(parsed: ParsedText) -> ParsedText:
     return ParsedText(stripped, entities)
 
 
-def parse_text(
-    text: str, parse_mode: str | None, *, strict_ampersand: bool = False
-) -> ParsedText:
+def parse_text(text: str, parse_mode: str | None, *, strict_ampersand: bool = False) -> ParsedText:
     """Apply parse_mode ("HTML", "MarkdownV2", "Markdown", case-insensitive, or None)."""
     mode = (parse_mode or "").lower()
     if mode == "html":

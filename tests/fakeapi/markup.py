@@ -80,7 +80,9 @@ def _validate_reply_keyboard(rows: Any) -> None:
         for button in row:
             text = button.get("text") if isinstance(button, dict) else button
             if not isinstance(text, str):
-                raise bad_request("can't parse keyboard button: Field \"text\" must be of type String")
+                raise bad_request(
+                    'can\'t parse keyboard button: Field "text" must be of type String'
+                )
             if not text.strip():
                 raise bad_request("BUTTON_TEXT_INVALID")
 

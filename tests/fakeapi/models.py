@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -21,10 +22,8 @@ class Signal:
 
     async def wait(self, timeout: float) -> None:
         event = self._event  # taken before awaiting, so no notify() can slip in between
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass
 
 
 @dataclass
@@ -177,7 +176,8 @@ class BotMessage:
 
 @dataclass
 class EditEvent:
-    message: BotMessage  # the message in its current state
+    message: BotMessage  # the live message, in its current state
     method: str
     before: MessageVersion
     seq: int
+    after: BotMessage  # snapshot right after this edit

@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, TypeVar
 
 from aiohttp import web
@@ -218,6 +218,7 @@ class FakeTelegram:
         self._update_signal = Signal()
         self._request_signal = Signal()
         self._poll_generation = 0
+        self._injected: dict[str, deque[ApiError]] = {}
         self._queries: dict[str, _CallbackQuery] = {}
         self._query_ids = itertools.count(1)
         self._files: dict[str, SentFile] = {}
@@ -304,6 +305,15 @@ class FakeTelegram:
             "has_main_web_app": False,
         }
 
+    def _bot_sender(self) -> dict[str, Any]:
+        """The bot as it appears in the "from" of its messages (no getMe-only fields)."""
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": self.bot_first_name,
+            "username": self.bot_username,
+        }
+
     def user(
         self,
         user_id: int,
@@ -316,15 +326,22 @@ class FakeTelegram:
         existing = self.users.get(user_id)
         if existing is not None:
             return existing
-        created = FakeUser(self, user_id, first_name, username, language_code, last_name)
+        created = FakeUser(
+            self,
+            user_id,
+            first_name,
+            username=username,
+            language_code=language_code,
+            last_name=last_name,
+        )
         self.users[user_id] = created
         return created
 
     def set_limits(
         self,
         *,
-        global_per_second: int | None | _Unset = _UNSET,
-        chat_rate: float | None | _Unset = _UNSET,
+        global_per_second: int | _Unset | None = _UNSET,
+        chat_rate: float | _Unset | None = _UNSET,
         chat_burst: int | _Unset = _UNSET,
         callback_timeout: float | _Unset = _UNSET,
     ) -> None:
@@ -338,6 +355,24 @@ class FakeTelegram:
         if not isinstance(callback_timeout, _Unset):
             self.callback_timeout = callback_timeout
         self.flood.reset()
+
+    def fail_next(
+        self,
+        method: str,
+        status: int = 500,
+        description: str = "Internal Server Error",
+        *,
+        times: int = 1,
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
+        """Make the next `times` calls of `method` fail with this error (fault injection).
+
+        The failure is answered after the token and method name are checked, before anything
+        else, and is recorded in self.errors like any other.
+        """
+        self._injected.setdefault(method.lower(), deque()).extend(
+            ApiError(status, description, parameters) for _ in range(times)
+        )
 
     def enqueue_update(self, update: dict[str, Any]) -> int:
         """Queue an update for getUpdates (update_id is assigned here) and return its id."""
@@ -421,7 +456,9 @@ class FakeTelegram:
             status, payload = 200, {"ok": True, "result": result}
         except ApiError as error:
             status, payload = error.status, error.payload()
-            self.errors.append(RecordedError(record.method, status, error.description, record.params))
+            self.errors.append(
+                RecordedError(record.method, status, error.description, record.params)
+            )
         record.status = status
         record.response = payload
         self._request_signal.notify()
@@ -463,6 +500,9 @@ class FakeTelegram:
         if method is None:
             raise ApiError(404, "Not Found")
         record.method = method.name
+        injected = self._injected.get(method.name.lower())
+        if injected:
+            raise injected.popleft()
         try:
             params = method.coerce(raw)
         except CoercionError as exc:
@@ -540,9 +580,7 @@ class FakeTelegram:
             parsed = ParsedText(text, [dict(e) for e in entities])
         else:
             try:
-                parsed = parse_text(
-                    text, parse_mode, strict_ampersand=self.html_strict_ampersand
-                )
+                parsed = parse_text(text, parse_mode, strict_ampersand=self.html_strict_ampersand)
             except EntityParseError as exc:
                 raise bad_request(f"can't parse entities: {exc}") from exc
             except ValueError as exc:
@@ -591,7 +629,7 @@ class FakeTelegram:
         user = self.users[message.chat_id]
         data: dict[str, Any] = {
             "message_id": message.message_id,
-            "from": self.bot_user,
+            "from": self._bot_sender(),
             "chat": user.api_chat(),
             "date": message.date,
         }
@@ -730,7 +768,7 @@ class FakeTelegram:
                 ch.isascii() and (ch.islower() or ch.isdigit() or ch == "_") for ch in name
             ):
                 raise bad_request("BOT_COMMAND_INVALID")
-            if not (1 <= len(description.strip()) and len(description) <= 256):
+            if not description.strip() or len(description) > 256:
                 raise bad_request("command description must be non-empty")
             cleaned.append({"command": name, "description": description})
         key = (self._scope_key(params.get("scope") or {"type": "default"}), self._language(params))
@@ -773,7 +811,7 @@ class FakeTelegram:
         user = self._chat_user(params["chat_id"])
         reply_to = self._reply_to(user, params)
         self._check_flood(user.id)
-        message = user._deliver(
+        message = user._new_message(
             method="sendMessage",
             parsed=parsed,
             raw=params.get("text"),
@@ -781,6 +819,7 @@ class FakeTelegram:
             markup=markup,
             reply_to=reply_to,
         )
+        user._publish(message)
         return self.message_payload(message)
 
     async def _send_document(self, params: Params, uploads: dict[str, Upload]) -> Any:
@@ -798,7 +837,7 @@ class FakeTelegram:
         user = self._chat_user(params["chat_id"])
         reply_to = self._reply_to(user, params)
         self._check_flood(user.id)
-        message = user._deliver(
+        message = user._new_message(
             method=method,
             parsed=parsed,
             raw=params.get("caption"),
@@ -812,7 +851,7 @@ class FakeTelegram:
         else:
             message.photo = sent
         self.documents.append(sent)
-        user._signal.notify()
+        user._publish(message)
         return self.message_payload(message)
 
     def _find_upload(
@@ -1005,8 +1044,10 @@ class FakeUser:
 
     Waits use a cursor: wait_message() returns the next bot message not returned (or skipped)
     by an earlier wait_message(); wait_edit() does the same over edits; wait_response() takes
-    whichever of the two comes first. The bot's messages are BotMessage objects that stay
-    current: edits change them in place (old versions in .history) and deletion sets .deleted.
+    whichever of the two comes first. A wait returns a snapshot: the message as it was right
+    after the send or edit it consumed. user.messages and user.last hold the live messages,
+    which edits change in place (old versions in .history) and deletion marks .deleted.
+    Anything given a message (press, wait_edit) accepts a snapshot and uses its message_id.
     """
 
     def __init__(
@@ -1014,8 +1055,9 @@ class FakeUser:
         fake: FakeTelegram,
         user_id: int,
         first_name: str,
-        username: str | None,
-        language_code: str | None,
+        *,
+        username: str | None = None,
+        language_code: str | None = None,
         last_name: str | None = None,
     ) -> None:
         self.fake = fake
@@ -1026,7 +1068,8 @@ class FakeUser:
         self.language_code = language_code
         self.started = False
         self.blocked = False
-        self.messages: list[BotMessage] = []  # the bot's messages, in order
+        self.messages: list[BotMessage] = []  # the bot's messages, in order, kept current
+        self._sent_versions: list[BotMessage] = []  # each message as it was when sent
         self.edits: list[EditEvent] = []
         self.callback_answers: dict[str, CallbackAnswer] = {}
         self.incoming: dict[int, dict[str, Any]] = {}  # messages this user sent, by id
@@ -1071,8 +1114,9 @@ class FakeUser:
         return data
 
     def find_message(self, message_id: int | BotMessage) -> BotMessage | None:
+        """The bot's message with this id (or the id of this snapshot), in its current state."""
         if isinstance(message_id, BotMessage):
-            return message_id
+            message_id = message_id.message_id
         for message in reversed(self.messages):
             if message.message_id == message_id:
                 return message
@@ -1114,6 +1158,8 @@ class FakeUser:
             found = self.find_message(message)
             if found is None:
                 raise AssertionError(f"{self!r} has no bot message {message!r}")
+            if found.deleted:
+                raise AssertionError(f"{self!r} cannot press a button on deleted message {found}")
             candidates = [found]
         else:
             candidates = [m for m in reversed(self.messages) if not m.deleted]
@@ -1185,11 +1231,11 @@ class FakeUser:
             await self._signal.wait(remaining)
 
     async def wait_message(self, contains: str | None = None, timeout: float = 10.0) -> BotMessage:
-        """The next unread bot message (containing the substring, skipping others)."""
+        """The next unread bot message whose text contains the substring (others are skipped)."""
 
         def check() -> BotMessage | None:
             for index in range(self._message_cursor, len(self.messages)):
-                message = self.messages[index]
+                message = self._sent_versions[index]
                 if contains is None or contains in message.text:
                     self._message_cursor = index + 1
                     return message
@@ -1204,17 +1250,17 @@ class FakeUser:
         contains: str | None = None,
         timeout: float = 10.0,
     ) -> BotMessage:
-        """The next unseen edit (of that message, giving text containing the substring)."""
+        """The next unseen edit (of that message; whose text or buttons contain the substring)."""
         wanted = message_id.message_id if isinstance(message_id, BotMessage) else message_id
 
         def check() -> BotMessage | None:
             for index in range(self._edit_cursor, len(self.edits)):
                 event = self.edits[index]
-                if (wanted is None or event.message.message_id == wanted) and (
-                    contains is None or contains in event.message.text
+                if (wanted is None or event.message.message_id == wanted) and _shows(
+                    event.after, contains, buttons=True
                 ):
                     self._edit_cursor = index + 1
-                    return event.message
+                    return event.after
             return None
 
         what = "an edit" + (f" of message {wanted}" if wanted else "")
@@ -1224,20 +1270,20 @@ class FakeUser:
     async def wait_response(
         self, contains: str | None = None, timeout: float = 10.0
     ) -> BotMessage:
-        """The next new message or edit, whichever the bot made first."""
+        """The next new message or edit, whichever the bot made first (contains: as above)."""
 
         def check() -> BotMessage | None:
             best: tuple[int, str, int, BotMessage] | None = None
             for index in range(self._message_cursor, len(self.messages)):
-                message = self.messages[index]
-                if contains is None or contains in message.text:
+                message = self._sent_versions[index]
+                if _shows(message, contains, buttons=False):
                     best = (message.seq, "message", index, message)
                     break
             for index in range(self._edit_cursor, len(self.edits)):
                 event = self.edits[index]
-                if contains is None or contains in event.message.text:
+                if _shows(event.after, contains, buttons=True):
                     if best is None or event.seq < best[0]:
-                        best = (event.seq, "edit", index, event.message)
+                        best = (event.seq, "edit", index, event.after)
                     break
             if best is None:
                 return None
@@ -1284,7 +1330,7 @@ class FakeUser:
 
     # --- called by the server -------------------------------------------------------------------
 
-    def _deliver(
+    def _new_message(
         self,
         *,
         method: str,
@@ -1305,11 +1351,14 @@ class FakeUser:
             entities=parsed.entities,
             reply_markup=markup,
             reply_to_message_id=reply_to,
-            seq=next(self._seq),
         )
-        self.messages.append(message)
-        self._signal.notify()
         return message
+
+    def _publish(self, message: BotMessage) -> None:
+        message.seq = next(self._seq)
+        self.messages.append(message)
+        self._sent_versions.append(_snapshot(message))
+        self._signal.notify()
 
     def _edit(
         self,
@@ -1334,8 +1383,18 @@ class FakeUser:
         message.html = None if raw is None else str(raw)
         message.reply_markup = new_markup
         message.edit_date = int(time.time())
-        self.edits.append(EditEvent(message, method, before, next(self._seq)))
+        self.edits.append(EditEvent(message, method, before, next(self._seq), _snapshot(message)))
         self._signal.notify()
+
+
+def _snapshot(message: BotMessage) -> BotMessage:
+    return replace(message, entities=list(message.entities), history=list(message.history))
+
+
+def _shows(message: BotMessage, contains: str | None, *, buttons: bool) -> bool:
+    if contains is None or contains in message.text:
+        return True
+    return buttons and any(contains in text for text in message.button_texts)
 
 
 def _client_gone() -> bool:

@@ -405,6 +405,23 @@ async def test_edit_errors(bot: Bot, ivan: FakeUser) -> None:
     )
 
 
+async def test_waits_return_snapshots_of_each_edit(bot: Bot, ivan: FakeUser) -> None:
+    def options(mark: str) -> InlineKeyboardMarkup:
+        return keyboard(InlineKeyboardButton(text=f"{mark} Math", callback_data="math"))
+
+    sent = await bot.send_message(ivan.id, "Pick", reply_markup=options("▫️"))
+    for mark in ("✅", "▫️"):  # two quick edits before the test looks
+        await bot.edit_message_reply_markup(
+            chat_id=ivan.id, message_id=sent.message_id, reply_markup=options(mark)
+        )
+    assert (await ivan.wait_message()).button_texts == ["▫️ Math"]
+    first = await ivan.wait_edit(sent.message_id, contains="✅")  # matches button texts too
+    assert first.button_texts == ["✅ Math"]
+    second = await ivan.wait_edit(sent.message_id)
+    assert second.button_texts == ["▫️ Math"]
+    assert [e.method for e in ivan.edits] == ["editMessageReplyMarkup"] * 2
+
+
 async def test_callback_answer_errors(fake: FakeTelegram, bot: Bot, ivan: FakeUser) -> None:
     expired = "Bad Request: query is too old and response timeout expired or query ID is invalid"
     await bot.send_message(

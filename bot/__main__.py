@@ -13,8 +13,11 @@ def _configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # aiogram logs each update at INFO; ids only, but noisy.
-    logging.getLogger("aiogram.event").setLevel(max(logging.getLevelName(level), logging.WARNING))
+    # aiogram logs each update at INFO; ids only, but noisy. The database drivers log
+    # statements with their parameters at DEBUG: that would put personal data in the log.
+    quiet = max(logging.getLevelName(level), logging.WARNING)
+    for name in ("aiogram.event", "aiosqlite", "asyncpg", "sqlalchemy.engine"):
+        logging.getLogger(name).setLevel(quiet)
 
 
 def main(argv: list[str]) -> int:

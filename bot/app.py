@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.clock import Clock, SystemClock
 from bot.commands import set_default_commands
 from bot.config import Settings
-from bot.middlewares import DbSessionMiddleware, ParticipantMiddleware
+from bot.middlewares import ChatOrderMiddleware, DbSessionMiddleware, ParticipantMiddleware
 from bot.ratelimit import RetryAfterMiddleware
 from bot.services.questionnaires import DATA_DIR, Catalog
 from db.engine import create_engine, create_sessionmaker
@@ -65,6 +65,7 @@ def create_dispatcher(
 ) -> Dispatcher:
     dp = Dispatcher(
         storage=storage or DatabaseStorage(database.sessionmaker),
+        disable_fsm=True,  # registered below, after the per-user ordering
         settings=settings,
         database=database,
         sessionmaker=database.sessionmaker,
@@ -72,6 +73,8 @@ def create_dispatcher(
         catalog=catalog or Catalog.from_dir(settings.questionnaires_dir or DATA_DIR),
         bot_username="",
     )
+    dp.update.outer_middleware(ChatOrderMiddleware())
+    dp.update.outer_middleware(dp.fsm)
     dp.update.outer_middleware(DbSessionMiddleware(database.sessionmaker))
     dp.update.outer_middleware(ParticipantMiddleware(settings.admin_ids))
     dp.include_routers(*get_routers())

@@ -24,7 +24,7 @@ def answer_text(t: Translator, question: Question, value: Any) -> str:
             labels.append(t.pick(option.text) if option else str(item))
         return ", ".join(labels)
     if question.type == "yesno":
-        return t("common.yes") if value else t("common.no")
+        return t("common.answer_yes") if value else t("common.answer_no")
     if question.type == "date":
         try:
             return dt.date.fromisoformat(value).strftime("%d.%m.%Y")

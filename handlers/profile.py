@@ -114,7 +114,7 @@ async def forget_ask(message: Message, t: Translator, participant: Participant |
     await message.answer(
         t("forget.confirm"),
         reply_markup=column(
-            [(t("forget.yes"), ForgetCb(ok=True)), (t("forget.no"), ForgetCb(ok=False))], width=1
+            [(t("forget.answer_yes"), ForgetCb(ok=True)), (t("forget.answer_no"), ForgetCb(ok=False))], width=1
         ),
     )
 

@@ -42,8 +42,8 @@ def question_keyboard(
             add(str(value), "s", value)
         sizes += [5, 5]
     elif question.type == "yesno":
-        add(t("common.yes"), "y", 1)
-        add(t("common.no"), "y", 0)
+        add(t("common.answer_yes"), "y", 1)
+        add(t("common.answer_no"), "y", 0)
         sizes.append(2)
     nav = 0
     if can_go_back:

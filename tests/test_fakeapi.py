@@ -273,6 +273,7 @@ async def test_documents_and_caption_limit(fake: FakeTelegram, bot: Bot, ivan: F
     sent = await bot.send_document(ivan.id, report, caption="<i>Итоги</i>")
     assert sent.document is not None
     assert sent.document.file_name == "report.csv"
+    assert fake.calls("sendDocument")[-1].params["document"] == "<file 'report.csv' (18 bytes)>"
     assert [(d.filename, d.content) for d in fake.documents] == [
         ("report.csv", b"name;score\nIvan;5\n")
     ]
@@ -615,6 +616,7 @@ async def test_bot_process_harness(fake: FakeTelegram, tmp_path: Path) -> None:
         assert (await user.wait_message()).text == "stub one: again"
     finally:
         assert await process.stop() == 0
+    assert fake.errors == []  # the killed process's pending poll did not end in a 409
     log = process.log_text()
     assert log.count("stub bot starting") == 2
     assert "stub bot stopped" in log

@@ -17,6 +17,7 @@ import asyncio
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from pathlib import Path
 from typing import IO, Protocol
@@ -46,7 +47,9 @@ class BotProcess:
     ) -> None:
         self.env = dict(env)
         self.cwd = Path(cwd)
-        self.log_path = Path(log_path) if log_path else self.cwd / "bot-e2e.log"
+        if log_path is None:
+            log_path = Path(tempfile.gettempdir()) / f"nastavnik-bot-{os.getpid()}-{id(self)}.log"
+        self.log_path = Path(log_path)
         self.argv = argv or [sys.executable, "-m", "bot"]
         self.starts = 0
         self._process: asyncio.subprocess.Process | None = None
@@ -69,7 +72,7 @@ class BotProcess:
         defaults = {
             "BOT_TOKEN": fake.token,
             "TELEGRAM_API_BASE": fake.base_url,
-            "LOG_LEVEL": "DEBUG",
+            "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
         }
         return {**os.environ, **defaults, **self.env}

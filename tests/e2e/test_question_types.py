@@ -94,7 +94,7 @@ async def test_every_type_checks_input(
 
     answers = dict(query(db_path, "SELECT question_id, value FROM answers"))
     assert answers == {
-        "nickname": '"Саша"', "age": "7", "mood": "8", "birthday": '"2019-09-01"',
+        "nickname": '"Саша"', "age": 7, "mood": 8, "birthday": '"2019-09-01"',
         "likes_math": "true", "math_topic": '"Геометрия"', "colour": '"blue"',
         "fruits": '["apple", "pear"]',
     }

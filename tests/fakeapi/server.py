@@ -86,15 +86,15 @@ _MISSING_PARAMETER: Final = {
     "message_id": "message identifier is not specified",
 }
 _MENU_BUTTON_TYPES: Final = frozenset({"default", "commands", "web_app"})
-# aiohttp runs each request in its own task, so this is the request being handled.
-_current_request: ContextVar[web.Request | None] = ContextVar("_current_request", default=None)
-
 _SCOPE_TYPES: Final = frozenset(
     {
         "default", "all_private_chats", "all_group_chats", "all_chat_administrators", "chat",
         "chat_administrators", "chat_member",
     }
 )  # fmt: skip
+
+# aiohttp runs each request in its own task, so this is the request being handled.
+_current_request: ContextVar[web.Request | None] = ContextVar("_current_request", default=None)
 
 
 def counts_for_flood_control(method: str) -> bool:
@@ -175,7 +175,14 @@ class FloodControl:
 
 
 class FakeTelegram:
-    """The fake Bot API server. Start it inside the test's event loop."""
+    """The fake Bot API server. Start it inside the test's event loop.
+
+    What tests read: requests (every call, with decoded params, status and response), errors
+    (the non-ok answers), warnings (unimplemented methods called), documents (files sent),
+    chat_actions, dropped_updates (filtered out by the bot's allowed_updates) and
+    commands_for(). What tests change: user() to create users, set_limits(), fail_next(),
+    enqueue_update() for updates the users cannot produce.
+    """
 
     def __init__(
         self,
@@ -1408,10 +1415,23 @@ def _entity_key(entities: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 
 def _describe(params: Params, uploads: dict[str, Upload]) -> Params:
+    """Params for the record, with each uploaded file shown where it is referenced."""
     described = dict(params)
+    attached: set[str] = set()
+    for key, value in params.items():
+        if isinstance(value, str) and value.startswith("attach://"):
+            name = value.removeprefix("attach://")
+            if name in uploads:
+                attached.add(name)
+                described[key] = _file_label(uploads[name])
     for key, upload in uploads.items():
-        described[key] = f"<file {upload.filename!r} ({len(upload.content)} bytes)>"
+        if key not in attached:
+            described[key] = _file_label(upload)
     return described
+
+
+def _file_label(upload: Upload) -> str:
+    return f"<file {upload.filename!r} ({len(upload.content)} bytes)>"
 
 
 def _file_object(sent: SentFile) -> dict[str, Any]:

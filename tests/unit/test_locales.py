@@ -1,0 +1,56 @@
+"""Every text key the code uses exists in both locales, with the same placeholders."""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+import yaml
+
+from bot.i18n import SUPPORTED, catalog
+
+ROOT = Path(__file__).resolve().parents[2]
+LITERAL_KEY = re.compile(r'\bt\(\s*"([a-z_]+\.[a-z_.-]+)"|"(errors\.[a-z_]+)"')
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_locale_files_have_only_string_keys() -> None:
+    # YAML 1.1 reads bare yes/no/on/off as booleans: a key like `yes:` would vanish.
+    for language in SUPPORTED:
+        raw = yaml.safe_load((ROOT / "bot" / "locales" / f"{language}.yaml").read_text("utf-8"))
+        stack = [raw]
+        while stack:
+            node = stack.pop()
+            assert all(isinstance(k, str) for k in node), f"non-string key in {language}.yaml"
+            stack += [v for v in node.values() if isinstance(v, dict)]
+
+
+def test_same_keys_and_placeholders() -> None:
+    ru, en = catalog("ru"), catalog("en")
+    assert set(ru) == set(en)
+    for key in ru:
+        assert _placeholders(ru[key]) == _placeholders(en[key]), key
+
+
+def test_every_literal_key_in_code_exists() -> None:
+    keys = set(catalog("ru"))
+    missing = []
+    for folder in ("bot", "handlers", "keyboards", "scheduler"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for match in LITERAL_KEY.finditer(path.read_text("utf-8")):
+                key = match.group(1) or match.group(2)
+                if key not in keys:
+                    missing.append(f"{path.relative_to(ROOT)}: {key}")
+    assert not missing, missing
+
+
+def test_every_service_error_has_a_text() -> None:
+    keys = set(catalog("ru"))
+    codes = set()
+    for path in (ROOT / "bot").rglob("*.py"):
+        codes |= set(re.findall(r'ServiceError\(\s*"([a-z_]+)"', path.read_text("utf-8")))
+    assert codes and not {c for c in codes if f"errors.{c}" not in keys}

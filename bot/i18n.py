@@ -33,10 +33,17 @@ def _flatten(prefix: str, node: Any, out: dict[str, str]) -> None:
 
 @cache
 def catalog(language: str) -> dict[str, str]:
-    with open(LOCALES_DIR / f"{language}.yaml", encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh) or {}
+    """`<lang>.yaml` plus feature files `<lang>.<feature>.yaml`, merged."""
     flat: dict[str, str] = {}
-    _flatten("", raw, flat)
+    paths = [LOCALES_DIR / f"{language}.yaml", *sorted(LOCALES_DIR.glob(f"{language}.*.yaml"))]
+    for path in paths:
+        with open(path, encoding="utf-8") as fh:
+            part: dict[str, str] = {}
+            _flatten("", yaml.safe_load(fh) or {}, part)
+        clash = set(part) & set(flat)
+        if clash:
+            raise ValueError(f"{path.name} repeats text keys: {sorted(clash)[:5]}")
+        flat.update(part)
     return flat
 
 

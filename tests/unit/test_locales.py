@@ -20,12 +20,13 @@ def _placeholders(text: str) -> set[str]:
 
 def test_locale_files_have_only_string_keys() -> None:
     # YAML 1.1 reads bare yes/no/on/off as booleans: a key like `yes:` would vanish.
-    for language in SUPPORTED:
-        raw = yaml.safe_load((ROOT / "bot" / "locales" / f"{language}.yaml").read_text("utf-8"))
-        stack = [raw]
+    paths = list((ROOT / "bot" / "locales").glob("*.yaml"))
+    assert {p.name for p in paths} >= {f"{language}.yaml" for language in SUPPORTED}
+    for path in paths:
+        stack = [yaml.safe_load(path.read_text("utf-8"))]
         while stack:
             node = stack.pop()
-            assert all(isinstance(k, str) for k in node), f"non-string key in {language}.yaml"
+            assert all(isinstance(k, str) for k in node), f"non-string key in {path.name}"
             stack += [v for v in node.values() if isinstance(v, dict)]
 
 

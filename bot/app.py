@@ -18,6 +18,7 @@ from bot.commands import set_default_commands
 from bot.config import Settings
 from bot.middlewares import ChatOrderMiddleware, DbSessionMiddleware, ParticipantMiddleware
 from bot.ratelimit import RetryAfterMiddleware
+from bot.services.consent import use_document as use_consent_document
 from bot.services.questionnaires import DATA_DIR, Catalog
 from db.engine import create_engine, create_sessionmaker
 from db.fsm_storage import DatabaseStorage
@@ -63,6 +64,7 @@ def create_dispatcher(
     clock: Clock | None = None,
     catalog: Catalog | None = None,
 ) -> Dispatcher:
+    use_consent_document(settings.consent_file)
     dp = Dispatcher(
         storage=storage or DatabaseStorage(database.sessionmaker),
         disable_fsm=True,  # registered below, after the per-user ordering

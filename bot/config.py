@@ -39,6 +39,20 @@ class Settings(DatabaseSettings):
     invite_ttl_days: int = Field(default=30, ge=1, le=3650)
     # Another folder of questionnaire files (the default is bot/data/questionnaires).
     questionnaires_dir: Path | None = None
+    # Another consent document (the default is bot/data/consent.yaml).
+    consent_file: Path | None = None
+
+    @field_validator("questionnaires_dir", "consent_file", mode="before")
+    @classmethod
+    def _empty_path(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("questionnaires_dir", "consent_file")
+    @classmethod
+    def _exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.exists():
+            raise ValueError(f"{value} does not exist")
+        return value
 
     @field_validator("bot_token")
     @classmethod

@@ -51,7 +51,11 @@ class DatabaseStorage(BaseStorage):
             if record is not None:
                 for name, value in values.items():
                     setattr(record, name, value)
+                if record.state is None and not record.data:
+                    await session.delete(record)  # a finished dialog leaves no row behind
                 await session.flush()
+                return
+            if all(value is None for value in values.values()):
                 return
             try:
                 async with session.begin_nested():

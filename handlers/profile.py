@@ -127,7 +127,6 @@ async def forget_do(
     t: Translator,
     session: AsyncSession,
     clock: Clock,
-    state: FSMContext,
     participant: Participant | None,
 ) -> None:
     assert query.message is not None
@@ -154,7 +153,6 @@ async def forget_do(
                 key=f"forget:{participant.id}:{curator.id}", now=clock.now(),
             )
     await session.commit()
-    await state.clear()
     await query.answer()
     await bot.send_message(chat_id, t("forget.done"))
     await set_user_commands(bot, chat_id, frozenset(), t.language)

@@ -176,6 +176,25 @@ async def _after_answer(
                edit=bool(data.get("edit")))
 
 
+async def _consent_again(
+    bot: Bot,
+    chat_id: int,
+    t: Translator,
+    session: AsyncSession,
+    catalog: Catalog,
+    membership: Membership,
+    state: FSMContext,
+) -> None:
+    """The consent text changed (a new version): ask again before storing anything new."""
+    from handlers.onboarding import continue_onboarding
+
+    await state.clear()
+    await bot.send_message(chat_id, t("consent.new_version"))
+    await continue_onboarding(
+        bot, chat_id, t, session, catalog, membership.participant, state, membership=membership
+    )
+
+
 async def _close_message(bot: Bot, chat_id: int, message_id: int, text: str) -> None:
     try:
         await bot.edit_message_text(text, chat_id=chat_id, message_id=message_id)
@@ -273,6 +292,10 @@ async def on_button(
         await query.answer(t(exc.key, **exc.params), show_alert=True)
         return
     except (ServiceError, IndexError, KeyError) as exc:
+        if isinstance(exc, ServiceError) and exc.code == "consent_required":
+            await query.answer()
+            await _consent_again(bot, chat_id, t, session, catalog, membership, state)
+            return
         key = exc.text_key() if isinstance(exc, ServiceError) else "common.stale_button"
         await query.answer(t(key), show_alert=True)
         return
@@ -308,6 +331,9 @@ async def on_text(
         await message.answer(t(exc.key, **exc.params))
         return
     except ServiceError as exc:
+        if exc.code == "consent_required":
+            await _consent_again(bot, message.chat.id, t, session, catalog, membership, state)
+            return
         await message.answer(t(exc.text_key(), **exc.params))
         return
     # Keep the chat readable: the previous question loses its buttons once answered by text.

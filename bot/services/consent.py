@@ -41,9 +41,18 @@ def load_document(path: Path = CONSENT_FILE) -> ConsentDocument:
     )
 
 
+_document_path: list[Path] = [CONSENT_FILE]
+
+
+def use_document(path: Path | None) -> None:
+    """Point the bot at another consent file (settings CONSENT_FILE)."""
+    _document_path[0] = path or CONSENT_FILE
+    current_document.cache_clear()
+
+
 @cache
 def current_document() -> ConsentDocument:
-    return load_document()
+    return load_document(_document_path[0])
 
 
 @dataclass(frozen=True, slots=True)

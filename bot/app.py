@@ -16,7 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.clock import Clock, SystemClock
 from bot.commands import set_default_commands
 from bot.config import Settings
-from bot.middlewares import ChatOrderMiddleware, DbSessionMiddleware, ParticipantMiddleware
+from bot.middlewares import (
+    CallbackDeadlineMiddleware,
+    ChatOrderMiddleware,
+    CommitBeforeRequestMiddleware,
+    DbSessionMiddleware,
+    KeepResponseTypesMiddleware,
+    ParticipantMiddleware,
+    SkipLateCallbackAnswers,
+)
 from bot.ratelimit import RetryAfterMiddleware
 from bot.services.consent import use_document as use_consent_document
 from bot.services.questionnaires import DATA_DIR, Catalog
@@ -48,6 +56,9 @@ def create_bot(settings: Settings) -> Bot:
         if settings.telegram_api_base
         else AiohttpSession()
     )
+    session.middleware(KeepResponseTypesMiddleware())
+    session.middleware(SkipLateCallbackAnswers())
+    session.middleware(CommitBeforeRequestMiddleware())
     session.middleware(RetryAfterMiddleware())
     return Bot(
         token=settings.bot_token.get_secret_value(),
@@ -75,9 +86,11 @@ def create_dispatcher(
         catalog=catalog or Catalog.from_dir(settings.questionnaires_dir or DATA_DIR),
         bot_username="",
     )
+    dp.update.outer_middleware(CallbackDeadlineMiddleware())
     dp.update.outer_middleware(ChatOrderMiddleware())
-    dp.update.outer_middleware(dp.fsm)
+    # The dialog state is read inside the update's transaction: one round trip, not three.
     dp.update.outer_middleware(DbSessionMiddleware(database.sessionmaker))
+    dp.update.outer_middleware(dp.fsm)
     dp.update.outer_middleware(ParticipantMiddleware(settings.admin_ids))
     dp.include_routers(*get_routers())
     return dp

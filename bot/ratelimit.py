@@ -52,7 +52,7 @@ class FloodLimiter:
         chat_rate: float = CHAT_RATE,
         chat_burst: float = CHAT_BURST,
     ) -> None:
-        self._global = TokenBucket(global_rate, max(1.0, global_rate / 5))
+        self._global = TokenBucket(global_rate, 1.0)
         self._chat_rate = chat_rate
         self._chat_burst = chat_burst
         self._chats: OrderedDict[Any, TokenBucket] = OrderedDict()

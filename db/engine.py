@@ -32,13 +32,17 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             json_serializer=_json_dumps,
         )
 
+    # One connection: SQLite has one writer anyway, and the pool's queue hands the
+    # connection to the next waiting transaction at once, in arrival order, where
+    # SQLite's own busy handler would poll with sleeps. Transactions never span a
+    # Telegram request (CommitBeforeRequestMiddleware), so each holds it briefly.
     engine = create_async_engine(
         url,
         echo=echo,
         json_serializer=_json_dumps,
-        pool_size=20,
-        max_overflow=40,
-        pool_timeout=120,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=60,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S},
     )
 

@@ -12,6 +12,7 @@ def get_routers() -> list[Router]:
         curator,
         errors,
         fallback,
+        matching,
         onboarding,
         profile,
         questionnaire,
@@ -24,6 +25,8 @@ def get_routers() -> list[Router]:
         profile.router,
         questionnaire.router,
         coordinator.router,
+        matching.participant_router,
+        matching.router,
         curator.router,
         fallback.router,
     ]

@@ -309,10 +309,10 @@ async def on_consent(
     assert query.message is not None
     chat_id = query.message.chat.id
     version = current_document().version
+    await query.answer()
     await bot.edit_message_reply_markup(
         chat_id=chat_id, message_id=query.message.message_id, reply_markup=None
     )
-    await query.answer()
     if not callback_data.ok:
         await onboarding.decline(session, membership, version=version)
         await session.commit()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from db.models import Membership, MembershipStatus, Participant, Role
 
@@ -39,9 +39,9 @@ async def membership(session: AsyncSession, membership_id: int) -> Membership | 
         select(Membership)
         .where(Membership.id == membership_id)
         .options(
-            selectinload(Membership.participant),
-            selectinload(Membership.programme),
-            selectinload(Membership.organisation),
+            joinedload(Membership.participant),
+            joinedload(Membership.programme),
+            joinedload(Membership.organisation),
         )
     )
     return (await session.execute(stmt)).scalar_one_or_none()

@@ -69,7 +69,7 @@ async def new_org_timezone(
         return
     invite = await orgs.create_invite(
         session, kind=InviteKind.CURATOR, now=clock.now(), ttl_days=settings.invite_ttl_days,
-        organisation_id=org.id, actor_id=me.id,
+        organisation_id=org.id, actor_id=me.id, max_uses=1,
     )
     await session.commit()
     await state.clear()

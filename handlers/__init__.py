@@ -18,7 +18,7 @@ def get_routers() -> list[Router]:
         questionnaire,
     )
 
-    return [
+    routers = [
         errors.router,
         onboarding.router,  # deep links before the plain /start
         common.router,
@@ -30,3 +30,7 @@ def get_routers() -> list[Router]:
         curator.router,
         fallback.router,
     ]
+    for router in routers:
+        # Module routers attach to one dispatcher at a time; tests build several.
+        router._parent_router = None
+    return routers

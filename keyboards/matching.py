@@ -1,0 +1,150 @@
+"""Buttons of the pairing step: proposals, manual pairs, preference picks, contacts.
+
+Callback data carries ids only (membership, pair, round ids and a match run id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.i18n import Translator
+from keyboards.common import short
+
+PICKED = "✅ "
+NOT_PICKED = "▫️ "
+
+
+class ProposalCb(CallbackData, prefix="mpr"):
+    """On a proposal card: ok (approve), no (reject), nx (next); sh shows the first one."""
+
+    a: str
+    p: int
+    r: str = ""  # the proposal's match run: a replaced proposal's buttons stop working
+
+
+class SearchOnCb(CallbackData, prefix="mso"):
+    p: int  # programme
+    r: str  # match run id
+
+
+class ManualCb(CallbackData, prefix="mmp"):
+    e: int  # mentee membership
+    r: int  # mentor membership
+    ok: bool
+
+
+class UnpairCb(CallbackData, prefix="mup"):
+    p: int
+    ok: bool
+
+
+class PickCb(CallbackData, prefix="mpk"):
+    r: int  # preference round
+    m: int  # the chooser's membership
+    c: int  # the chosen membership; 0 = done
+
+
+class ShareCb(CallbackData, prefix="msh"):
+    p: int
+
+
+def proposal(t: Translator, pair_id: int, run_id: str, *, more: bool) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=t("matching.approve"), callback_data=ProposalCb(a="ok", p=pair_id, r=run_id)
+    )
+    builder.button(
+        text=t("matching.reject"), callback_data=ProposalCb(a="no", p=pair_id, r=run_id)
+    )
+    if more:
+        builder.button(text=t("common.next"), callback_data=ProposalCb(a="nx", p=pair_id))
+    builder.adjust(2, 1)
+    return builder.as_markup()
+
+
+def summary(
+    t: Translator, programme_id: int, run_id: str, *, proposals: bool, unmatched: bool
+) -> InlineKeyboardMarkup | None:
+    builder = InlineKeyboardBuilder()
+    if proposals:
+        builder.button(text=t("matching.show_proposals"), callback_data=ProposalCb(a="sh", p=0))
+    if unmatched:
+        builder.button(
+            text=t("matching.tell_unmatched"), callback_data=SearchOnCb(p=programme_id, r=run_id)
+        )
+    builder.adjust(1)
+    return builder.as_markup() if proposals or unmatched else None
+
+
+def manual_confirm(t: Translator, mentee_id: int, mentor_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=t("matching.manual_confirm"),
+        callback_data=ManualCb(e=mentee_id, r=mentor_id, ok=True),
+    )
+    builder.button(
+        text=t("common.cancel"), callback_data=ManualCb(e=mentee_id, r=mentor_id, ok=False)
+    )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def unpair_confirm(t: Translator, pair_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=t("matching.unpair_yes"), callback_data=UnpairCb(p=pair_id, ok=True))
+    builder.button(text=t("common.cancel"), callback_data=UnpairCb(p=pair_id, ok=False))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def picks(
+    t: Translator,
+    round_id: int,
+    chooser_id: int,
+    candidates: Sequence[tuple[int, str]],
+    picked: Collection[int],
+) -> InlineKeyboardMarkup:
+    """A toggle per candidate (membership id, name) and "Done"."""
+    builder = InlineKeyboardBuilder()
+    for membership_id, name in candidates:
+        mark = PICKED if membership_id in picked else NOT_PICKED
+        builder.button(
+            text=mark + short(name, 40),
+            callback_data=PickCb(r=round_id, m=chooser_id, c=membership_id),
+        )
+    builder.button(text=t("common.done"), callback_data=PickCb(r=round_id, m=chooser_id, c=0))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def repick(
+    t: Translator, markup: InlineKeyboardMarkup | None, picked: Collection[int]
+) -> InlineKeyboardMarkup | None:
+    """The same pick keyboard with the marks moved to the current picks."""
+    if markup is None:
+        return None
+    round_id = chooser_id = None
+    candidates: list[tuple[int, str]] = []
+    for row in markup.inline_keyboard:
+        for button in row:
+            if not (button.callback_data or "").startswith(PickCb.__prefix__ + ":"):
+                continue
+            assert button.callback_data is not None
+            data = PickCb.unpack(button.callback_data)
+            round_id, chooser_id = data.r, data.m
+            if data.c:
+                name = button.text.removeprefix(PICKED).removeprefix(NOT_PICKED)
+                candidates.append((data.c, name))
+    if round_id is None or chooser_id is None:
+        return None
+    return picks(t, round_id, chooser_id, candidates, picked)
+
+
+def share(t: Translator, pair_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=t("matching.share_button"), callback_data=ShareCb(p=pair_id))
+    return builder.as_markup()

@@ -16,19 +16,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.i18n import Translator
+from bot.i18n import Translator, translator
 from bot.render import answer_html, chunks, clip
 from bot.roles import HasRole
 from bot.services import onboarding, people
 from bot.services import organisations as orgs
 from bot.services.consent import current_document
 from bot.services.errors import ServiceError
+from bot.services.outbox import enqueue
 from bot.services.questionnaires import Catalog
-from db.models import Form, InviteKind, Participant, Role
+from db.models import Form, InviteKind, MembershipStatus, Participant, Role
 from db.queries import organisations as q_orgs
 from db.queries import participants as q_people
 from db.queries import responses as q_responses
-from keyboards.callbacks import CardCb, NewProgFormCb, PeopleCb, ProgrammeCb
+from keyboards.callbacks import CardCb, NewProgFormCb, PeopleCb, ProgrammeCb, StartQCb
 from keyboards.common import column, short
 
 router: Final[Router] = Router(name=__name__)
@@ -410,5 +411,13 @@ async def paper_consent(
     except ServiceError as exc:
         await message.answer(t(exc.text_key(), **exc.params))
         return
+    person = membership.participant
+    if membership.status == MembershipStatus.QUESTIONNAIRE and person.telegram_id:
+        pt = translator(person.language)
+        await enqueue(
+            session, chat_id=person.telegram_id, text=pt("consent.paper_accepted"),
+            reply_markup=column([(pt("consent.start_button"), StartQCb(m=membership.id))]),
+            key=f"paper-consent:{membership.id}", now=clock.now(),
+        )
     await session.commit()
     await message.answer(t("curator.paper_recorded", id=membership.id))

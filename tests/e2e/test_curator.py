@@ -98,6 +98,9 @@ async def test_coordinator_to_curator_to_mentee_base(
     await curator.wait_message("Укажите номер")
     await curator.send(f"/paperconsent {pending_id}")
     await curator.wait_message("Бумажное согласие")
+    notice = await pending.wait_message("согласие на бумаге", timeout=15)
+    await pending.press("Заполнить анкету", notice)
+    assert "1/" in (await flows.next_question(pending)).text
     assert query(db_path, "SELECT kind, recorded_by IS NOT NULL FROM consents WHERE kind='paper'") == [
         ("paper", 1)
     ]

@@ -22,7 +22,7 @@ async def test_adult_mentee_from_link_to_finished_questionnaire(
     fake_telegram: FakeTelegram, bot_process, db_path: Path
 ) -> None:
     setup = flows.setup_programme(db_path)
-    await bot_process()
+    process = await bot_process()
     catalog = flows.catalog()
     user = fake_telegram.user(2001, first_name="Иван", username="ivan_t")
 
@@ -61,6 +61,9 @@ async def test_adult_mentee_from_link_to_finished_questionnaire(
         ("Иванов Иван", "ivan_t", "adult")
     ]
     assert not [e for e in fake_telegram.errors if e.status != 429]
+    log = process.log_text()
+    for personal in ("Иванов", "ivan_t", "Ответ на"):
+        assert personal not in log
 
 
 async def test_decline_stores_no_answer(

@@ -15,7 +15,10 @@ log = logging.getLogger(__name__)
 
 GUEST = ("start", "help", "cancel")
 MEMBER = ("me", "questionnaire", "help", "cancel", "forget")
-CURATOR = ("programmes", "newprogramme", "invite", "mentees", "mentors", "match", "pairs")
+CURATOR = (
+    "programmes", "newprogramme", "invite", "mentees", "mentors", "match", "pairs", "pair",
+    "unpair", "preferences",
+)
 COORDINATOR = ("neworg", "orgs")
 
 

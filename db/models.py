@@ -409,6 +409,8 @@ class Pair(Base):
     __table_args__ = (
         CheckConstraint(_check_in("status", PairStatus), name="status"),
         Index("ix_pairs_programme_status", "programme_id", "status"),
+        # Replaced proposals are deleted; ids in old buttons must never point at new pairs.
+        {"sqlite_autoincrement": True},
     )
 
 

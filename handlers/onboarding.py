@@ -22,10 +22,10 @@ from bot.services import onboarding
 from bot.services.consent import current_document
 from bot.services.errors import ServiceError
 from bot.services.onboarding import Next
-from bot.services.organisations import GUARDIAN_PREFIX, deep_link
+from bot.services.organisations import deep_link
 from bot.services.outbox import enqueue
 from bot.services.questionnaires import Catalog
-from db.models import AgeGroup, Invite, Membership, MembershipStatus, Participant
+from db.models import AgeGroup, Invite, InviteKind, Membership, MembershipStatus, Participant
 from db.queries import organisations as q_orgs
 from db.queries import participants as q_people
 from handlers import questionnaire
@@ -192,7 +192,8 @@ async def open_code(
     user = message.from_user
     assert user is not None
     await state.clear()
-    if code.startswith(GUARDIAN_PREFIX):
+    invite = await q_orgs.invite_by_code(session, code)
+    if invite is not None and invite.kind == InviteKind.GUARDIAN:
         try:
             request = await onboarding.open_guardian_link(
                 session, code, telegram_id=user.id, now=clock.now()

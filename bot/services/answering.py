@@ -142,6 +142,9 @@ async def answer(
     _store(cursor, question, value)
     if question.profile == "full_name" and isinstance(value, str):
         membership.participant.full_name = value
+    if question.match == "capacity" and isinstance(value, int):
+        # Never below the mentees the mentor already has (the CHECK load <= capacity).
+        membership.capacity = max(value, membership.load)
     return await _advance(session, cursor, membership, question, now=now, edit_only=edit_only)
 
 
@@ -217,11 +220,3 @@ def _complete(cursor: Cursor, membership: Membership, now: dt.datetime) -> None:
     response.completed_at = response.completed_at or now
     if response.stage == ONBOARDING and membership.status == MembershipStatus.QUESTIONNAIRE:
         membership.status = MembershipStatus.IN_BASE
-        capacity = cursor.answers.get(_capacity_question(cursor.questionnaire))
-        if isinstance(capacity, int) and capacity >= max(1, membership.load):
-            membership.capacity = capacity
-
-
-def _capacity_question(questionnaire: Questionnaire) -> str:
-    found = questionnaire.by_match("capacity")
-    return found.id if found else ""

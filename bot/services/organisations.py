@@ -90,8 +90,9 @@ async def create_programme(
 
 
 def new_code(kind: str) -> str:
+    # The kind is decided by the invite row, not by the code; the prefix only lets a
+    # person tell a guardian link from a role invitation at a glance.
     code = secrets.token_urlsafe(CODE_BYTES)
-    # Guardian codes get a prefix so a wrong kind is told apart before any lookup.
     return f"{GUARDIAN_PREFIX}{code}" if kind == InviteKind.GUARDIAN else code
 
 

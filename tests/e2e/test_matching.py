@@ -28,15 +28,7 @@ def db_path(tmp_path: Path) -> Path:
 
 
 def setup_programme(db_path: Path) -> dict[str, Any]:
-    """flows.setup_programme, but with no invite code starting with "g": the bot takes
-    such codes for guardian links (GUARDIAN_PREFIX) and answers "link not found"."""
-    setup = flows.setup_programme(db_path)
-    for role in ("mentee", "mentor", "curator"):
-        while setup[role].startswith("g"):
-            setup[role] = flows.admin(
-                db_path, "invite", "--programme", str(setup["programme_id"]), "--role", role
-            )["code"]
-    return setup
+    return flows.setup_programme(db_path)
 
 
 async def register(

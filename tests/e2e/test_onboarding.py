@@ -221,3 +221,15 @@ async def test_back_and_edit(fake_telegram: FakeTelegram, bot_process, db_path: 
         db_path, "SELECT value FROM answers WHERE question_id='full_name'"
     ) == [('"Петрова Ольга"',)]
     assert query(db_path, "SELECT full_name FROM participants") == [("Петрова Ольга",)]
+
+
+async def test_role_code_that_looks_like_a_guardian_code(
+    fake_telegram: FakeTelegram, bot_process, db_path: Path
+) -> None:
+    """What a link is comes from the invite row, not from the code's first letter."""
+    setup = flows.setup_programme(db_path)
+    query(db_path, "UPDATE invites SET code='g' || substr(code, 2) WHERE code=?", setup["mentee"])
+    await bot_process()
+    user = fake_telegram.user(2009)
+    await user.send(f"/start g{setup['mentee'][1:]}")
+    await user.wait_message("Приглашение принято")

@@ -246,7 +246,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['mentee_membership_id'], ['memberships.id'], name=op.f('fk_pairs_mentee_membership_id_memberships')),
     sa.ForeignKeyConstraint(['mentor_membership_id'], ['memberships.id'], name=op.f('fk_pairs_mentor_membership_id_memberships')),
     sa.ForeignKeyConstraint(['programme_id'], ['programmes.id'], name=op.f('fk_pairs_programme_id_programmes')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_pairs'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_pairs')),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('pairs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_pairs_mentee_membership_id'), ['mentee_membership_id'], unique=False)

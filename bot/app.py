@@ -102,10 +102,8 @@ async def run_polling(settings: Settings) -> None:
     dp = create_dispatcher(settings, database)
 
     async def on_startup() -> None:
-        me = await bot.me()
-        dp["bot_username"] = me.username
         await set_default_commands(bot)
-        log.info("bot @%s started", me.username)
+        log.info("bot @%s started", dp["bot_username"])
 
     scheduler = create_scheduler(bot, database.sessionmaker, dp["clock"])
 
@@ -119,6 +117,8 @@ async def run_polling(settings: Settings) -> None:
     dp.startup.register(start_scheduler)
     dp.shutdown.register(on_shutdown)
     try:
+        # Before polling: handlers get a copy of the workflow data made at its start.
+        dp["bot_username"] = (await bot.me()).username or ""
         await dp.start_polling(bot, handle_signals=True, close_bot_session=True)
     finally:
         await database.close()

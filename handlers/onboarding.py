@@ -13,7 +13,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock
 from bot.commands import set_user_commands
 from bot.config import Settings
 from bot.i18n import Translator, translator
@@ -82,9 +82,10 @@ async def continue_onboarding(
     participant: Participant,
     state: FSMContext,
     *,
+    now: dt.datetime,
+    bot_username: str,
     membership: Membership | None = None,
     announce_done: bool = False,
-    bot_username: str = "",
 ) -> bool:
     """Take the participant to their next step. False when nothing is left to do."""
     candidates = [membership] if membership else participant.memberships
@@ -100,8 +101,7 @@ async def continue_onboarding(
             if announce_done and membership is not None:
                 await bot.send_message(chat_id, t("onboarding.already_done"))
             continue
-        await _do_step(bot, chat_id, t, session, catalog, full, step, state, bot_username,
-                       SystemClock().now())
+        await _do_step(bot, chat_id, t, session, catalog, full, step, state, bot_username, now)
         return True
     return False
 
@@ -347,7 +347,7 @@ async def on_consent(
     fresh = await q_people.membership(session, membership.id)
     assert fresh is not None
     await continue_onboarding(bot, chat_id, t, session, catalog, fresh.participant, state,
-                              membership=fresh, bot_username=bot_username)
+                              membership=fresh, bot_username=bot_username, now=clock.now())
 
 
 @router.callback_query(GuardianCb.filter())
@@ -412,6 +412,7 @@ async def on_start_questionnaire(
     session: AsyncSession,
     catalog: Catalog,
     state: FSMContext,
+    clock: Clock,
     bot_username: str,
 ) -> None:
     membership = await _own_membership(session, query, callback_data.m)
@@ -421,7 +422,7 @@ async def on_start_questionnaire(
     await query.answer()
     await continue_onboarding(bot, query.from_user.id, t, session, catalog,
                               membership.participant, state, membership=membership,
-                              announce_done=True, bot_username=bot_username)
+                              announce_done=True, bot_username=bot_username, now=clock.now())
 
 
 @router.callback_query(FormCb.filter())
@@ -433,6 +434,7 @@ async def on_form(
     session: AsyncSession,
     catalog: Catalog,
     state: FSMContext,
+    clock: Clock,
     bot_username: str,
 ) -> None:
     membership = await _own_membership(session, query, callback_data.m)
@@ -454,4 +456,4 @@ async def on_form(
     )
     await continue_onboarding(bot, query.from_user.id, t, session, catalog,
                               membership.participant, state, membership=membership,
-                              bot_username=bot_username)
+                              bot_username=bot_username, now=clock.now())

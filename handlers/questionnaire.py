@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from html import escape
 from typing import Any, Final
 
@@ -184,6 +186,9 @@ async def _consent_again(
     catalog: Catalog,
     membership: Membership,
     state: FSMContext,
+    *,
+    now: dt.datetime,
+    bot_username: str,
 ) -> None:
     """The consent text changed (a new version): ask again before storing anything new."""
     from handlers.onboarding import continue_onboarding
@@ -191,7 +196,8 @@ async def _consent_again(
     await state.clear()
     await bot.send_message(chat_id, t("consent.new_version"))
     await continue_onboarding(
-        bot, chat_id, t, session, catalog, membership.participant, state, membership=membership
+        bot, chat_id, t, session, catalog, membership.participant, state, membership=membership,
+        now=now, bot_username=bot_username,
     )
 
 
@@ -211,6 +217,8 @@ async def resume_command(
     catalog: Catalog,
     participant: Participant | None,
     state: FSMContext,
+    clock: Clock,
+    bot_username: str,
 ) -> None:
     from handlers.onboarding import continue_onboarding
 
@@ -218,7 +226,8 @@ async def resume_command(
         await message.answer(t("start.no_code"))
         return
     if not await continue_onboarding(
-        bot, message.chat.id, t, session, catalog, participant, state, announce_done=True
+        bot, message.chat.id, t, session, catalog, participant, state, announce_done=True,
+        now=clock.now(), bot_username=bot_username,
     ):
         await message.answer(t("questionnaire.nothing"))
 
@@ -232,6 +241,7 @@ async def on_button(
     session: AsyncSession,
     catalog: Catalog,
     clock: Clock,
+    bot_username: str,
     state: FSMContext,
 ) -> None:
     loaded = await _load(session, catalog, state)
@@ -294,7 +304,8 @@ async def on_button(
     except (ServiceError, IndexError, KeyError) as exc:
         if isinstance(exc, ServiceError) and exc.code == "consent_required":
             await query.answer()
-            await _consent_again(bot, chat_id, t, session, catalog, membership, state)
+            await _consent_again(bot, chat_id, t, session, catalog, membership, state,
+                                 now=clock.now(), bot_username=bot_username)
             return
         key = exc.text_key() if isinstance(exc, ServiceError) else "common.stale_button"
         await query.answer(t(key), show_alert=True)
@@ -312,6 +323,7 @@ async def on_text(
     session: AsyncSession,
     catalog: Catalog,
     clock: Clock,
+    bot_username: str,
     state: FSMContext,
 ) -> None:
     loaded = await _load(session, catalog, state)
@@ -332,7 +344,8 @@ async def on_text(
         return
     except ServiceError as exc:
         if exc.code == "consent_required":
-            await _consent_again(bot, message.chat.id, t, session, catalog, membership, state)
+            await _consent_again(bot, message.chat.id, t, session, catalog, membership, state,
+                                 now=clock.now(), bot_username=bot_username)
             return
         await message.answer(t(exc.text_key(), **exc.params))
         return

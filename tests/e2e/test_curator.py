@@ -33,6 +33,7 @@ async def test_coordinator_to_curator_to_mentee_base(
     await coordinator.wait_message("Неизвестный часовой пояс")
     await coordinator.send("Asia/Vladivostok")
     created = await coordinator.wait_message("создана")
+    assert f"https://t.me/{flows.BOT_USERNAME}?start=" in created.text
     curator_code = _link_code(created.text, "Приглашение для куратора")
 
     curator = fake_telegram.user(7002, first_name="Ксения", username="ksenia_cur")
@@ -70,6 +71,7 @@ async def test_coordinator_to_curator_to_mentee_base(
 
     await curator.send("/invite")
     links = await curator.wait_message("Ссылки-приглашения")
+    assert links.text.count(f"https://t.me/{flows.BOT_USERNAME}?start=") == 2
     mentee_code = _link_code(links.text, "Для наставляемых")
 
     done = fake_telegram.user(7010, first_name="Дима", username="dima_s")

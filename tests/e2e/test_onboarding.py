@@ -108,6 +108,7 @@ async def test_minor_waits_for_guardian(
     await teen.send("/questionnaire")
     again = await teen.wait_message()
     assert "Перешлите эту ссылку" in again.text
+    assert f"https://t.me/{flows.BOT_USERNAME}?start=" in again.text
     assert query(db_path, "SELECT count(*) FROM questionnaire_responses") == [(0,)]
 
     # The minor cannot accept for the guardian.

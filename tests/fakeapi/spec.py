@@ -1,4 +1,9 @@
-"""The official Bot API method list (shared/telegram-bot-api/api.min.json) and type coercion."""
+"""The official Bot API method list (tests/fakeapi/api.min.json) and type coercion.
+
+`api.min.json` is Bot API 10.1 (11 June 2026), generated from the official documentation by
+the public PaulSonOfLars/telegram-bot-api-spec project (MIT). To refresh it, replace the file
+with a newer `api.min.json` from that project and run the test suite; the README says the same.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 SPEC_ENV = "TELEGRAM_API_SPEC"
-# tests/fakeapi/spec.py -> the repository root is parents[2]; shared/ sits beside the repository
-DEFAULT_SPEC_PATH = Path(__file__).resolve().parents[3] / "shared/telegram-bot-api/api.min.json"
+# The spec ships inside the repository, beside this module.
+DEFAULT_SPEC_PATH = Path(__file__).resolve().parent / "api.min.json"
 
 _SCALARS = frozenset({"String", "Integer", "Boolean", "Float", "InputFile"})
 _INTEGER_RE = re.compile(r"^-?\d+$")

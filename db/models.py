@@ -314,6 +314,8 @@ class Invite(Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column()
     revoked_at: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # A guardian link belongs to the first person who opens it: only they may decide.
+    opened_by: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (CheckConstraint(_check_in("kind", InviteKind), name="kind"),)
 

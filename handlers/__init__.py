@@ -14,12 +14,14 @@ def get_routers() -> list[Router]:
         fallback,
         matching,
         onboarding,
+        presence,
         profile,
         questionnaire,
     )
 
     routers = [
         errors.router,
+        presence.router,
         onboarding.router,  # deep links before the plain /start
         common.router,
         profile.router,

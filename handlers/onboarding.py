@@ -8,6 +8,7 @@ from html import escape
 from typing import Final
 
 from aiogram import Bot, F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
@@ -17,6 +18,7 @@ from bot.clock import Clock
 from bot.commands import set_user_commands
 from bot.config import Settings
 from bot.i18n import Translator, translator
+from bot.messaging import drop_buttons
 from bot.roles import roles_of
 from bot.services import onboarding
 from bot.services.consent import current_document
@@ -57,10 +59,11 @@ async def _send_consent(
 
 
 def _consent_buttons(t: Translator, membership_id: int) -> object:
+    version = current_document().version
     return column(
         [
-            (t("consent.accept"), ConsentCb(m=membership_id, ok=True)),
-            (t("consent.decline"), ConsentCb(m=membership_id, ok=False)),
+            (t("consent.accept"), ConsentCb(m=membership_id, ok=True, v=version)),
+            (t("consent.decline"), ConsentCb(m=membership_id, ok=False, v=version)),
         ],
         width=2,
     )
@@ -97,6 +100,8 @@ async def continue_onboarding(
         onboarding.auto_form(full)
         step = await onboarding.next_step(session, full, full.participant)
         await session.commit()
+        if step == Next.AGE and (await state.get_data()).get("age"):
+            step = Next.CONSENT  # the age group chosen before consent lives in the dialog
         if step == Next.READY:
             if announce_done and membership is not None:
                 await bot.send_message(chat_id, t("onboarding.already_done"))
@@ -131,7 +136,11 @@ async def _do_step(
         if invite is None:
             invite = await onboarding.request_guardian(session, membership, now=now)
             await session.commit()
-        await _guardian_link_message(bot, chat_id, t, invite, bot_username)
+        link = escape(deep_link(bot_username, invite.code))
+        await bot.send_message(
+            chat_id,
+            f"{t('onboarding.waiting_guardian')}\n\n{t('consent.guardian_link', link=link)}",
+        )
     elif step == Next.FORM:
         programme = membership.programme
         assert programme is not None
@@ -191,7 +200,9 @@ async def open_code(
 ) -> None:
     user = message.from_user
     assert user is not None
-    await state.clear()
+    # The code is checked before the dialog is touched: a bad or repeated link never
+    # drops a questionnaire in progress.
+    in_dialog = await state.get_state() is not None
     invite = await q_orgs.invite_by_code(session, code)
     if invite is not None and invite.kind == InviteKind.GUARDIAN:
         try:
@@ -203,8 +214,8 @@ async def open_code(
             return
         buttons = column(
             [
-                (t("consent.accept"), GuardianCb(i=request.invite.id, ok=True)),
-                (t("consent.decline"), GuardianCb(i=request.invite.id, ok=False)),
+                (t("consent.accept"), GuardianCb(c=request.invite.code, ok=True)),
+                (t("consent.decline"), GuardianCb(c=request.invite.code, ok=False)),
             ],
             width=2,
         )
@@ -217,10 +228,20 @@ async def open_code(
         )
     except ServiceError as exc:
         await message.answer(t(exc.text_key(), **exc.params))
+        if in_dialog:
+            await message.answer(t("onboarding.code_kept_questionnaire"))
         return
     await session.commit()
     membership = await q_people.membership(session, joined.membership.id)
     assert membership is not None
+    if not joined.is_new and joined.next != Next.READY:
+        # The same invitation again: take the person back to where they stopped.
+        await continue_onboarding(bot, message.chat.id, t, session, catalog,
+                                  membership.participant, state, membership=membership,
+                                  now=clock.now(), bot_username=bot_username)
+        return
+    if joined.is_new:
+        await state.clear()
     await message.answer(
         t(
             f"onboarding.joined_{membership.role}",
@@ -256,20 +277,27 @@ async def on_age(
     if membership is None or membership.status != MembershipStatus.CONSENT_PENDING:
         await query.answer(t("common.stale_button"))
         return
+    if (await state.get_data()).get("age") or membership.participant.age_group is not None:
+        # The age message of a step already passed: the choice made stands.
+        await query.answer(t("onboarding.age_already"))
+        return
+    try:
+        age = AgeGroup(callback_data.age)
+    except ValueError:
+        await query.answer(t("common.stale_button"))
+        return
     await query.answer()
     assert query.message is not None
-    await bot.edit_message_reply_markup(
-        chat_id=query.message.chat.id, message_id=query.message.message_id, reply_markup=None
-    )
+    await drop_buttons(bot, query.message.chat.id, query.message.message_id)
     chat_id = query.from_user.id
-    if callback_data.age == AgeGroup.CHILD:
+    if age == AgeGroup.CHILD:
         invite = await onboarding.request_guardian(session, membership, now=clock.now())
         await session.commit()
         await bot.send_message(chat_id, t("consent.child"))
         await _guardian_link_message(bot, chat_id, t, invite, bot_username)
         return
     # Kept in the dialog only: nothing about the person is stored before consent.
-    await state.update_data(age=AgeGroup(callback_data.age).value)
+    await state.update_data(age=age.value)
     await _send_consent(
         bot, chat_id, t, "self", membership.organisation.name, _consent_buttons(t, membership.id)
     )
@@ -310,10 +338,20 @@ async def on_consent(
     assert query.message is not None
     chat_id = query.message.chat.id
     version = current_document().version
+    if callback_data.v != version:
+        await query.answer(t("onboarding.consent_old_version"))
+        await drop_buttons(bot, chat_id, query.message.message_id)
+        return
+    if await onboarding.self_consent_given(session, membership, version):
+        # A repeated tap: the decision already stands; nothing is stored twice.
+        await query.answer(
+            t("onboarding.consent_already" if callback_data.ok
+              else "onboarding.consent_withdraw_hint")
+        )
+        await drop_buttons(bot, chat_id, query.message.message_id)
+        return
     await query.answer()
-    await bot.edit_message_reply_markup(
-        chat_id=chat_id, message_id=query.message.message_id, reply_markup=None
-    )
+    await drop_buttons(bot, chat_id, query.message.message_id)
     if not callback_data.ok:
         await onboarding.decline(session, membership, version=version)
         await session.commit()
@@ -359,11 +397,22 @@ async def on_guardian(
     session: AsyncSession,
     clock: Clock,
 ) -> None:
-    invite = await session.get(Invite, callback_data.i)
+    invite = await q_orgs.invite_by_code(session, callback_data.c)
     assert query.message is not None
     chat_id = query.message.chat.id
-    if invite is None:
+    if invite is None or invite.kind != InviteKind.GUARDIAN:
         await query.answer(t("common.stale_button"))
+        return
+    if invite.opened_by != query.from_user.id:
+        # Only the person who opened this guardian link may decide on it.
+        await query.answer(t("guardian.not_yours"), show_alert=True)
+        return
+    already = await onboarding.guardian_decision_made(
+        session, invite.code, telegram_id=query.from_user.id
+    )
+    if already is not None:
+        await query.answer(t("guardian.already_accepted" if already else "guardian.already_declined"))
+        await drop_buttons(bot, chat_id, query.message.message_id)
         return
     version = current_document().version
     try:
@@ -395,9 +444,7 @@ async def on_guardian(
         )
     await session.commit()
     await query.answer()
-    await bot.edit_message_reply_markup(
-        chat_id=chat_id, message_id=query.message.message_id, reply_markup=None
-    )
+    await drop_buttons(bot, chat_id, query.message.message_id)
     await bot.send_message(
         chat_id, t("consent.guardian_thanks" if callback_data.ok else "consent.guardian_no")
     )
@@ -419,7 +466,13 @@ async def on_start_questionnaire(
     if membership is None:
         await query.answer(t("common.stale_button"))
         return
+    if await state.get_state() is not None:
+        # A second tap: the questionnaire is already on screen.
+        await query.answer(t("onboarding.questionnaire_open"))
+        return
     await query.answer()
+    if query.message is not None:
+        await drop_buttons(bot, query.message.chat.id, query.message.message_id)
     await continue_onboarding(bot, query.from_user.id, t, session, catalog,
                               membership.participant, state, membership=membership,
                               announce_done=True, bot_username=bot_username, now=clock.now())
@@ -457,3 +510,23 @@ async def on_form(
     await continue_onboarding(bot, query.from_user.id, t, session, catalog,
                               membership.participant, state, membership=membership,
                               bot_username=bot_username, now=clock.now())
+
+
+@router.message(CommandStart())
+async def start_resume(
+    message: Message,
+    bot: Bot,
+    t: Translator,
+    session: AsyncSession,
+    catalog: Catalog,
+    clock: Clock,
+    state: FSMContext,
+    participant: Participant | None,
+    bot_username: str,
+) -> None:
+    """Plain /start takes a person to their next step, whatever it is; else the greeting."""
+    if participant is None or not await continue_onboarding(
+        bot, message.chat.id, t, session, catalog, participant, state,
+        now=clock.now(), bot_username=bot_username,
+    ):
+        raise SkipHandler

@@ -14,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.commands import set_user_commands
 from bot.i18n import Translator, translator
+from bot.messaging import drop_buttons
 from bot.render import answer_html, chunks, clip
 from bot.services import answering, privacy
 from bot.services.consent import current_document
 from bot.services.errors import ServiceError
 from bot.services.outbox import enqueue
 from bot.services.questionnaires import Catalog
-from db.models import MembershipStatus, Participant
+from db.models import MembershipStatus, Participant, ParticipantStatus
 from db.queries import participants as q_people
 from db.queries import responses as q_responses
 from handlers import questionnaire
@@ -131,10 +132,12 @@ async def forget_do(
 ) -> None:
     assert query.message is not None
     chat_id = query.message.chat.id
-    await bot.edit_message_reply_markup(
-        chat_id=chat_id, message_id=query.message.message_id, reply_markup=None
-    )
-    if not callback_data.ok or participant is None:
+    await drop_buttons(bot, chat_id, query.message.message_id)
+    if participant is None or participant.status == ParticipantStatus.FORGOTTEN:
+        # A repeated tap after the data is gone: say so, whichever button it was.
+        await query.answer(t("onboarding.forget_already"))
+        return
+    if not callback_data.ok:
         await query.answer()
         await bot.send_message(chat_id, t("forget.kept"))
         return

@@ -13,10 +13,11 @@ class AgeCb(CallbackData, prefix="age"):
 class ConsentCb(CallbackData, prefix="cs"):
     m: int
     ok: bool
+    v: int  # the consent version shown: a button under an older text is stale
 
 
 class GuardianCb(CallbackData, prefix="gd"):
-    i: int  # invite id
+    c: str  # the guardian link's unguessable code, not its sequential id
     ok: bool
 
 

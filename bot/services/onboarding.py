@@ -105,12 +105,14 @@ async def next_step(
     version = version or current_document().version
     consent = await state_for(session, membership, version)
     if not consent.satisfied(participant.age_group):
-        if participant.age_group is None and _needs_age(membership) and not consent.paper_ok:
-            return Next.AGE
+        # A child's age group is not stored before the guardian consents: the pending
+        # guardian request itself says where the person is.
         if membership.status == MembershipStatus.GUARDIAN_PENDING and (
-            consent.self_ok or participant.age_group == AgeGroup.CHILD
+            consent.self_ok or participant.age_group in (None, AgeGroup.CHILD)
         ):
             return Next.GUARDIAN
+        if participant.age_group is None and _needs_age(membership) and not consent.paper_ok:
+            return Next.AGE
         return Next.CONSENT
     if membership.role == Role.CURATOR:
         return Next.READY
@@ -251,7 +253,30 @@ async def open_guardian_link(
         raise ServiceError("invite_used")
     if membership.participant.telegram_id == telegram_id:
         raise ServiceError("guardian_not_self")
+    if invite.opened_by is None:
+        invite.opened_by = telegram_id
+    elif invite.opened_by != telegram_id:
+        raise ServiceError("guardian_link_taken")
     return GuardianRequest(invite, membership, membership.organisation.name)
+
+
+async def guardian_decision_made(
+    session: AsyncSession, code: str, *, telegram_id: int
+) -> bool | None:
+    """For a repeated tap: True/False when this guardian already decided, None otherwise."""
+    invite = await q_orgs.invite_by_code(session, code)
+    if invite is None or invite.kind != InviteKind.GUARDIAN or invite.opened_by != telegram_id:
+        return None
+    if invite.membership_id is None:
+        return None
+    membership = await q.membership(session, invite.membership_id)
+    if membership is None or membership.status == MembershipStatus.GUARDIAN_PENDING:
+        return None
+    return membership.status != MembershipStatus.DECLINED
+
+
+async def self_consent_given(session: AsyncSession, membership: Membership, version: int) -> bool:
+    return (await state_for(session, membership, version)).self_ok
 
 
 async def accept_guardian(

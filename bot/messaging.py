@@ -1,0 +1,44 @@
+"""Editing messages the way Telegram allows: a repeated edit is not an error."""
+
+from __future__ import annotations
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import InlineKeyboardMarkup
+
+NOT_MODIFIED = "message is not modified"
+
+
+async def drop_buttons(bot: Bot, chat_id: int, message_id: int) -> None:
+    """Remove a message's inline keyboard; a second tap finds it already gone."""
+    try:
+        await bot.edit_message_reply_markup(
+            chat_id=chat_id, message_id=message_id, reply_markup=None
+        )
+    except TelegramBadRequest as exc:
+        if NOT_MODIFIED not in exc.message and "message to edit not found" not in exc.message:
+            raise
+
+
+async def edit_or_send(
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    *,
+    message_id: int | None = None,
+    reply_markup: InlineKeyboardMarkup | None = None,
+) -> int:
+    """Edit the message in place when there is one; else send. Returns the message id."""
+    if message_id is not None:
+        try:
+            await bot.edit_message_text(
+                text, chat_id=chat_id, message_id=message_id, reply_markup=reply_markup
+            )
+            return message_id
+        except TelegramBadRequest as exc:
+            if NOT_MODIFIED in exc.message:
+                return message_id
+            if "message to edit not found" not in exc.message:
+                raise
+    sent = await bot.send_message(chat_id, text, reply_markup=reply_markup)
+    return sent.message_id

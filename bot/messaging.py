@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InaccessibleMessage, InlineKeyboardMarkup, Message
 
 NOT_MODIFIED = "message is not modified"
 
@@ -18,6 +18,12 @@ async def drop_buttons(bot: Bot, chat_id: int, message_id: int) -> None:
     except TelegramBadRequest as exc:
         if NOT_MODIFIED not in exc.message and "message to edit not found" not in exc.message:
             raise
+
+
+async def drop_buttons_of(bot: Bot, message: Message | InaccessibleMessage | None) -> None:
+    """Remove the keyboard of a pressed button's message, if it still has one."""
+    if isinstance(message, Message) and message.reply_markup is not None:
+        await drop_buttons(bot, message.chat.id, message.message_id)
 
 
 async def edit_or_send(

@@ -18,7 +18,7 @@ from bot.clock import Clock
 from bot.commands import set_user_commands
 from bot.config import Settings
 from bot.i18n import Translator, translator
-from bot.messaging import drop_buttons
+from bot.messaging import drop_buttons_of
 from bot.roles import roles_of
 from bot.services import onboarding
 from bot.services.consent import current_document
@@ -288,7 +288,7 @@ async def on_age(
         return
     await query.answer()
     assert query.message is not None
-    await drop_buttons(bot, query.message.chat.id, query.message.message_id)
+    await drop_buttons_of(bot, query.message)
     chat_id = query.from_user.id
     if age == AgeGroup.CHILD:
         invite = await onboarding.request_guardian(session, membership, now=clock.now())
@@ -340,7 +340,7 @@ async def on_consent(
     version = current_document().version
     if callback_data.v != version:
         await query.answer(t("onboarding.consent_old_version"))
-        await drop_buttons(bot, chat_id, query.message.message_id)
+        await drop_buttons_of(bot, query.message)
         return
     if await onboarding.self_consent_given(session, membership, version):
         # A repeated tap: the decision already stands; nothing is stored twice.
@@ -348,10 +348,10 @@ async def on_consent(
             t("onboarding.consent_already" if callback_data.ok
               else "onboarding.consent_withdraw_hint")
         )
-        await drop_buttons(bot, chat_id, query.message.message_id)
+        await drop_buttons_of(bot, query.message)
         return
     await query.answer()
-    await drop_buttons(bot, chat_id, query.message.message_id)
+    await drop_buttons_of(bot, query.message)
     if not callback_data.ok:
         await onboarding.decline(session, membership, version=version)
         await session.commit()
@@ -412,7 +412,7 @@ async def on_guardian(
     )
     if already is not None:
         await query.answer(t("guardian.already_accepted" if already else "guardian.already_declined"))
-        await drop_buttons(bot, chat_id, query.message.message_id)
+        await drop_buttons_of(bot, query.message)
         return
     version = current_document().version
     try:
@@ -444,7 +444,7 @@ async def on_guardian(
         )
     await session.commit()
     await query.answer()
-    await drop_buttons(bot, chat_id, query.message.message_id)
+    await drop_buttons_of(bot, query.message)
     await bot.send_message(
         chat_id, t("consent.guardian_thanks" if callback_data.ok else "consent.guardian_no")
     )
@@ -471,8 +471,7 @@ async def on_start_questionnaire(
         await query.answer(t("onboarding.questionnaire_open"))
         return
     await query.answer()
-    if query.message is not None:
-        await drop_buttons(bot, query.message.chat.id, query.message.message_id)
+    await drop_buttons_of(bot, query.message)
     await continue_onboarding(bot, query.from_user.id, t, session, catalog,
                               membership.participant, state, membership=membership,
                               announce_done=True, bot_username=bot_username, now=clock.now())

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.commands import set_user_commands
 from bot.i18n import Translator, translator
-from bot.messaging import drop_buttons
+from bot.messaging import drop_buttons_of
 from bot.render import answer_html, chunks, clip
 from bot.services import answering, privacy
 from bot.services.consent import current_document
@@ -132,7 +132,7 @@ async def forget_do(
 ) -> None:
     assert query.message is not None
     chat_id = query.message.chat.id
-    await drop_buttons(bot, chat_id, query.message.message_id)
+    await drop_buttons_of(bot, query.message)
     if participant is None or participant.status == ParticipantStatus.FORGOTTEN:
         # A repeated tap after the data is gone: say so, whichever button it was.
         await query.answer(t("onboarding.forget_already"))

@@ -10,6 +10,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
 from bot.i18n import Translator
+from bot.states import Answering
 from db.models import Role
 
 router: Final[Router] = Router(name=__name__)
@@ -19,10 +20,15 @@ HELP_ORDER = (Role.MENTEE, Role.MENTOR, Role.CURATOR, Role.COORDINATOR)
 
 @router.message(Command("cancel"))
 async def cancel(message: Message, state: FSMContext, t: Translator) -> None:
-    if await state.get_state() is None:
+    current = await state.get_state()
+    if current is None:
         await message.answer(t("common.nothing_to_cancel"))
         return
     await state.clear()
+    if current == Answering.active.state:
+        # Nothing is undone: the answers stay and the questionnaire waits where it stopped.
+        await message.answer(t("questionnaire.paused"))
+        return
     await message.answer(t("common.cancelled"))
 
 

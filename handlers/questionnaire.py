@@ -11,7 +11,6 @@ from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,15 +21,12 @@ from bot.services import answering
 from bot.services.answering import Cursor
 from bot.services.errors import ServiceError
 from bot.services.questionnaires import Catalog, InvalidAnswer
+from bot.states import Answering
 from db.models import Membership, Participant
 from keyboards.callbacks import QCb
 from keyboards.questionnaire import question_keyboard
 
 router: Final[Router] = Router(name=__name__)
-
-
-class Answering(StatesGroup):
-    active = State()
 
 
 def render(t: Translator, cursor: Cursor, selected: list[str] | None) -> tuple[str, Any]:

@@ -195,6 +195,10 @@ async def test_plain_start_resumes_every_step(
     await user.wait_message("Продолжим анкету")
     shown = await flows.next_question(user)
     assert flows.identify(questionnaire, shown).id == flows.identify(questionnaire, first).id
+    # /cancel undoes nothing in a questionnaire: it says so and how to go on.
+    await user.send("/cancel")
+    paused = await user.wait_message("приостановлена")
+    assert "/questionnaire" in paused.text and "Действие отменено" not in paused.text
     no_failures(fake_telegram, process)
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
@@ -147,7 +150,21 @@ class KeepResponseTypesMiddleware(BaseRequestMiddleware):
 # longer than that for the database; the deadline answers for it, and the handler's own
 # answer, if it comes later, is skipped.
 CALLBACK_DEADLINE_S = 8.0
-_answered: set[str] = set()  # queries of updates in flight that got their answer
+
+
+@dataclass(slots=True)
+class CallbackAnswerState:
+    """Whether the callback query of the update in flight has had its one answer."""
+
+    query_id: str
+    answered: bool = False
+
+
+# Per update (a context variable, like the update's session): the deadline task and the
+# handler share the update's state object; no set of ids outlives its update.
+callback_answer: ContextVar[CallbackAnswerState | None] = ContextVar(
+    "callback_answer", default=None
+)
 
 
 class CallbackDeadlineMiddleware(BaseMiddleware):
@@ -156,21 +173,21 @@ class CallbackDeadlineMiddleware(BaseMiddleware):
         if query is None:
             return await handler(event, data)
         bot: Bot = data["bot"]
+        state = CallbackAnswerState(query.id)
+        token = callback_answer.set(state)
 
         async def deadline() -> None:
             await asyncio.sleep(CALLBACK_DEADLINE_S)
-            if query.id not in _answered:
-                try:
+            if not state.answered:
+                with contextlib.suppress(TelegramAPIError):
                     await bot.answer_callback_query(query.id)
-                except TelegramAPIError:
-                    pass
 
         timer = asyncio.create_task(deadline())
         try:
             return await handler(event, data)
         finally:
             timer.cancel()
-            _answered.discard(query.id)
+            callback_answer.reset(token)
 
 
 class SkipLateCallbackAnswers(BaseRequestMiddleware):
@@ -182,8 +199,13 @@ class SkipLateCallbackAnswers(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[Any],
     ) -> Response[Any]:
-        if isinstance(method, AnswerCallbackQuery):
-            if method.callback_query_id in _answered:
+        state = callback_answer.get()
+        if (
+            isinstance(method, AnswerCallbackQuery)
+            and state is not None
+            and state.query_id == method.callback_query_id
+        ):
+            if state.answered:
                 return Response[bool](ok=True, result=True)
-            _answered.add(method.callback_query_id)
+            state.answered = True
         return await make_request(bot, method)

@@ -62,9 +62,11 @@ async def _deliver(
         result = 1
     except TelegramRetryAfter as exc:
         values = _retry(clock, message, exc.retry_after, "flood control")
+        log.warning("outbox message %s: flood control, retry in %ss", message.id, exc.retry_after)
         result = 0
     except TelegramForbiddenError as exc:
         values = {"status": OutboxStatus.PARKED, "last_error": exc.message[:300], "payload": None}
+        log.info("outbox message %s parked: the chat cannot be reached", message.id)
         async with sessionmaker() as session:
             await session.execute(
                 update(Participant)
@@ -79,6 +81,7 @@ async def _deliver(
         result = 0
     except (TelegramNetworkError, TelegramServerError) as exc:
         values = _retry(clock, message, 2 ** min(message.attempts + 1, 8), type(exc).__name__)
+        log.warning("outbox message %s failed (%s), will retry", message.id, type(exc).__name__)
         result = 0
     async with sessionmaker() as session:
         await session.execute(

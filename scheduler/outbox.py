@@ -18,6 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.render import chunks
 from db.models import OutboxMessage, OutboxStatus, Participant, ParticipantStatus
 from db.queries import outbox as q
 
@@ -53,9 +54,13 @@ async def _deliver(
     values: dict[str, object]
     try:
         markup = payload.get("reply_markup")
+        # A text over Telegram's limit goes out in well-formed pieces, the buttons on the last.
+        *first, last = chunks([payload["text"]]) or [payload["text"]]
+        for part in first:
+            await bot.send_message(message.chat_id, part)
         await bot.send_message(
             message.chat_id,
-            payload["text"],
+            last,
             reply_markup=InlineKeyboardMarkup.model_validate(markup) if markup else None,
         )
         values = {"status": OutboxStatus.SENT, "sent_at": clock.now(), "payload": None}

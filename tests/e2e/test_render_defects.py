@@ -172,15 +172,19 @@ async def test_scheduler_does_not_log_every_second(
     assert "INFO apscheduler" not in idle
     assert "Running job" not in idle and "executed successfully" not in idle
 
-    # A delivery is logged, once, by our own line.
+    # A delivery is logged, once, by our own line; a text over the limit goes out in pieces.
+    long_text = "<b>Напоминание</b>\n" + "&amp; &quot;x&quot; " * 900  # 5,400 on screen
     query(
         tmp_path / "bot.db",
         "INSERT INTO outbox (idempotency_key, chat_id, method, payload, status, attempts, "
         "not_before, created_at) VALUES ('t1', ?, 'sendMessage', ?, 'pending', 0, "
         "'2000-01-01 00:00:00.000000', '2000-01-01 00:00:00.000000')",
-        user.id, json.dumps({"text": "Напоминание"}),
+        user.id, json.dumps({"text": long_text}),
     )
-    await user.wait_message("Напоминание")
+    first = await user.wait_message("Напоминание")
+    second = await user.wait_message('& "x"')
+    assert _squeezed(first.text + second.text) == _squeezed("Напоминание" + '& "x" ' * 900)
+    assert fake_telegram.errors_for(user.id) == []
     await asyncio.sleep(2)
     await process.stop()
     log = process.log_text()

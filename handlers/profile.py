@@ -20,7 +20,7 @@ from bot.services import answering, privacy
 from bot.services.consent import current_document
 from bot.services.errors import ServiceError
 from bot.services.outbox import enqueue
-from bot.services.questionnaires import Catalog
+from bot.services.questionnaires import Catalog, first_sentence
 from db.models import MembershipStatus, Participant, ParticipantStatus
 from db.queries import participants as q_people
 from db.queries import responses as q_responses
@@ -66,18 +66,23 @@ async def me(
             for index, question in enumerate(questionnaire_.questions):
                 if question.id not in answers:
                     continue
-                label = escape(clip(t.pick(question.text), 80))
-                lines.append(f"• {label}\n  <i>{answer_html(t, question, answers[question.id])}</i>")
+                label = t.pick(question.label)
+                lines.append(
+                    f"• {escape(label)}\n  <i>{answer_html(t, question, answers[question.id])}</i>"
+                )
                 if membership.status not in (MembershipStatus.WITHDRAWN, MembershipStatus.DECLINED):
-                    buttons.append((f"✏️ {clip(t.pick(question.text), 40)}",
-                                    EditCb(r=response.id, q=index)))
+                    # The question without its instruction: "✏️ В каком классе вы учитесь?"
+                    prompt = clip(first_sentence(t.pick(question.text)), 40)
+                    buttons.append((f"✏️ {prompt}", EditCb(r=response.id, q=index)))
             blocks.append("\n".join(lines))
     await session.commit()
+    if buttons:
+        blocks.append(t("profile.edit_hint"))
+    # Long answers full of "&" or '"' are several times longer as HTML: split by what shows.
     parts = chunks(blocks)
     for part in parts[:-1]:
         await message.answer(part)
-    await message.answer(parts[-1] + "\n\n" + t("profile.edit_hint") if buttons else parts[-1],
-                         reply_markup=column(buttons[:90]) if buttons else None)
+    await message.answer(parts[-1], reply_markup=column(buttons[:90]) if buttons else None)
 
 
 @router.callback_query(EditCb.filter())

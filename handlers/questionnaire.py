@@ -32,9 +32,12 @@ router: Final[Router] = Router(name=__name__)
 def render(t: Translator, cursor: Cursor, selected: list[str] | None) -> tuple[str, Any]:
     question = cursor.question
     assert question is not None
-    number, total = cursor.progress()
+    progress = cursor.progress()
     title = escape(t.pick(cursor.questionnaire.title))
-    text = f"<b>{title}</b> · {number}/{total}\n\n{question_html(t, question)}"
+    counter = f"{progress.number}/{progress.total}"
+    if progress.follow_up:
+        counter += " · " + t("questionnaire.follow_up")
+    text = f"<b>{title}</b> · {counter}\n\n{question_html(t, question)}"
     current = cursor.current_value()
     if current is not None and question.type not in ("multi",):
         text += "\n\n" + t("answer.current", value=answer_html(t, question, current))

@@ -18,6 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.render import chunks
 from db.models import OutboxMessage, OutboxStatus, Participant, ParticipantStatus
 from db.queries import outbox as q
 
@@ -53,18 +54,24 @@ async def _deliver(
     values: dict[str, object]
     try:
         markup = payload.get("reply_markup")
+        # A text over Telegram's limit goes out in well-formed pieces, the buttons on the last.
+        *first, last = chunks([payload["text"]]) or [payload["text"]]
+        for part in first:
+            await bot.send_message(message.chat_id, part)
         await bot.send_message(
             message.chat_id,
-            payload["text"],
+            last,
             reply_markup=InlineKeyboardMarkup.model_validate(markup) if markup else None,
         )
         values = {"status": OutboxStatus.SENT, "sent_at": clock.now(), "payload": None}
         result = 1
     except TelegramRetryAfter as exc:
         values = _retry(clock, message, exc.retry_after, "flood control")
+        log.warning("outbox message %s: flood control, retry in %ss", message.id, exc.retry_after)
         result = 0
     except TelegramForbiddenError as exc:
         values = {"status": OutboxStatus.PARKED, "last_error": exc.message[:300], "payload": None}
+        log.info("outbox message %s parked: the chat cannot be reached", message.id)
         async with sessionmaker() as session:
             await session.execute(
                 update(Participant)
@@ -79,6 +86,7 @@ async def _deliver(
         result = 0
     except (TelegramNetworkError, TelegramServerError) as exc:
         values = _retry(clock, message, 2 ** min(message.attempts + 1, 8), type(exc).__name__)
+        log.warning("outbox message %s failed (%s), will retry", message.id, type(exc).__name__)
         result = 0
     async with sessionmaker() as session:
         await session.execute(

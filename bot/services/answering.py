@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.consent import current_document, state_for
 from bot.services.errors import ServiceError
-from bot.services.questionnaires import AnswerValue, Catalog, Question, Questionnaire
+from bot.services.questionnaires import (
+    AnswerValue,
+    Catalog,
+    Progress,
+    Question,
+    Questionnaire,
+)
 from db.models import (
     Answer,
     Membership,
@@ -40,9 +46,9 @@ class Cursor:
     def finished(self) -> bool:
         return self.question is None
 
-    def progress(self) -> tuple[int, int]:
+    def progress(self) -> Progress:
         assert self.question is not None
-        return self.questionnaire.progress(self.question.id, self.answers)
+        return self.questionnaire.progress(self.question.id)
 
     def current_value(self) -> Any:
         return None if self.question is None else self.answers.get(self.question.id)

@@ -1,7 +1,8 @@
 """Questionnaires as data: loading the YAML files and checking answers against them.
 
-The schema is documented in README ("Questionnaires"); files live in
-bot/data/questionnaires/. Nothing here knows about Telegram or the database.
+The schema (every key, with defaults) is documented in one place,
+bot/data/questionnaires/README.md, next to the files. Nothing here knows about Telegram or
+the database.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "questionnaires"
 ASSESSMENT_ID = "assessment"
 TYPES = {"single", "multi", "text", "number", "scale", "date", "yesno"}
 CHOICE_TYPES = {"single", "multi"}
+MAX_LABEL = 80
+# Digits only: float() would also take "1e1", "inf", "nan" and "1_0".
+_INTEGER = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"-?[0-9]+(?:[.,][0-9]+)?")
+_MAX_DIGITS = 30
 Localized = Mapping[str, str]
 AnswerValue = str | int | float | bool | list[str] | None
 
@@ -64,6 +70,7 @@ class Question:
     id: str
     type: str
     text: Localized
+    label: Localized
     hint: Localized | None = None
     optional: bool = False
     personal: bool = False
@@ -108,20 +115,16 @@ class Question:
             return raw
         if self.type in ("number", "scale"):
             low, high = (1, 10) if self.type == "scale" else (self.min, self.max)
-            try:
-                number = float(raw.replace(",", "."))
-            except ValueError:
-                number = None
             integer = self.integer or self.type == "scale"
+            number = _number(raw, integer=integer, negative=low is None or low < 0)
             if (
                 number is None
-                or (integer and not number.is_integer())
                 or (low is not None and number < low)
                 or (high is not None and number > high)
             ):
                 key = "answer.integer_range" if integer else "answer.number_range"
                 return _raise(key, min=_fmt(low), max=_fmt(high))
-            return int(number) if integer else number
+            return number
         if self.type == "date":
             match = re.fullmatch(r"(\d{1,2})[./-](\d{1,2})[./-](\d{4})", raw)
             try:
@@ -165,6 +168,14 @@ class Question:
         raise InvalidAnswer("answer.type_text")
 
 
+def _number(raw: str, *, integer: bool, negative: bool) -> int | float | None:
+    """A whole number (digits, maybe a leading minus) or a decimal with "," or "."."""
+    pattern = _INTEGER if integer else _DECIMAL
+    if len(raw) > _MAX_DIGITS or not pattern.fullmatch(raw) or (raw[0] == "-" and not negative):
+        return None
+    return int(raw) if integer else float(raw.replace(",", "."))
+
+
 def _raise(key: str, **params: Any) -> AnswerValue:
     raise InvalidAnswer(key, **params)
 
@@ -173,6 +184,13 @@ def _fmt(value: float | None) -> str:
     if value is None:
         return "…"
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    number: int
+    total: int
+    follow_up: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,10 +234,17 @@ class Questionnaire:
         done = set(answers) | set(skipped)
         return next((q for q in self.visible(answers) if q.id not in done), None)
 
-    def progress(self, question_id: str, answers: Mapping[str, Any]) -> tuple[int, int]:
-        visible = self.visible(answers)
-        ids = [q.id for q in visible]
-        return (ids.index(question_id) + 1 if question_id in ids else len(ids), len(ids))
+    def progress(self, question_id: str) -> Progress:
+        """Counts only the questions asked whatever the answers (those without `when`), so
+        the counter neither jumps nor goes back as follow-ups appear; a follow-up shares the
+        number of the question before it."""
+        position = self.position(question_id)
+        main = [q.when is None for q in self.questions]
+        return Progress(
+            number=max(1, sum(main[: position + 1])),
+            total=sum(main),
+            follow_up=not main[position],
+        )
 
     def by_match(self, tag: str) -> Question | None:
         return next((q for q in self.questions if q.match == tag), None)
@@ -232,6 +257,28 @@ def _localized(node: Any, where: str, *, required: bool = True) -> Localized | N
     if not isinstance(node, dict) or not node.get("ru"):
         raise QuestionnaireFileError(f"{where}: expected a mapping with at least 'ru'")
     return {str(k): str(v) for k, v in node.items()}
+
+
+def _label(raw: dict[str, Any], text: Localized, where: str) -> Localized:
+    """The short name of an answer; by default the first sentence of each question text."""
+    if raw.get("label") is None:
+        return {lang: first_sentence(value) for lang, value in text.items()}
+    label = _localized(raw["label"], f"{where}/label")
+    assert label is not None
+    for lang, value in label.items():
+        if "\n" in value or len(value) > MAX_LABEL:
+            raise QuestionnaireFileError(
+                f"{where}/label/{lang}: one line of at most {MAX_LABEL} characters"
+            )
+    return label
+
+
+def first_sentence(text: str) -> str:
+    """The text up to its first ".", "?" or "!" (without a final "."): one line, clipped."""
+    match = re.match(r"(.+?[?!.])(?:\s|$)", text.strip(), re.DOTALL)
+    sentence = (match.group(1) if match else text.strip()).removesuffix(".")
+    sentence = " ".join(sentence.split())
+    return sentence if len(sentence) <= MAX_LABEL else sentence[: MAX_LABEL - 1] + "…"
 
 
 def _question(raw: dict[str, Any], where: str, earlier: dict[str, Question]) -> Question:
@@ -259,10 +306,13 @@ def _question(raw: dict[str, Any], where: str, earlier: dict[str, Question]) -> 
         when = Condition(
             question=ref.id, equals=cond.get("equals"), any_of=tuple(cond.get("in") or ())
         )
+    text = _localized(raw.get("text"), where)
+    assert text is not None
     question = Question(
         id=qid,
         type=qtype,
-        text=_localized(raw.get("text"), where),  # type: ignore[arg-type]
+        text=text,
+        label=_label(raw, text, where),
         hint=_localized(raw.get("hint"), where, required=False),
         optional=bool(raw.get("optional", False)),
         personal=bool(raw.get("personal", False)),

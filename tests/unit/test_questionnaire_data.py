@@ -1,17 +1,23 @@
 """Validates the questionnaire, self-assessment and consent data files.
 
-Uses plain YAML only (no project code), so it checks the files exactly as the engine's
-schema describes them: structure, types, texts in ru and en, conditions, number ranges and
-the matching vocabulary shared by mentee and mentor questionnaires of the same form.
+The file checks use plain YAML only (no project code), so they check the files exactly as
+the schema (bot/data/questionnaires/README.md) describes them: structure, types, texts in ru
+and en, short labels, conditions, number ranges and the matching vocabulary shared by mentee
+and mentor questionnaires of the same form. The tests at the end check the engine against
+the same schema: the loader, typed numbers and the progress counter.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
 import pytest
 import yaml
+
+from bot.services.questionnaires import InvalidAnswer, QuestionnaireFileError, default_catalog
+from bot.services.questionnaires import parse as parse_questionnaire
 
 ROOT = Path(__file__).resolve().parents[2]
 QDIR = ROOT / "bot" / "data" / "questionnaires"
@@ -75,9 +81,10 @@ MAX_QUESTION_LEN = 300
 MAX_HINT_LEN = 300
 MAX_INTRO_LEN = 600
 MAX_TITLE_LEN = 100
+MAX_LABEL_LEN = 80
 MAX_CONSENT_LEN = 3500
 
-COMMON_KEYS = {"id", "type", "text", "hint", "optional", "personal", "when", "match", "profile"}
+COMMON_KEYS = {"id", "type", "text", "label", "hint", "optional", "personal", "when", "match", "profile"}
 TYPE_KEYS = {
     "text": {"min_length", "max_length"},
     "number": {"min", "max", "integer"},
@@ -145,6 +152,14 @@ def _validate_question(q: dict, where: str, earlier: dict[str, dict]) -> None:
     assert not extra, f"{where}: keys {sorted(extra)} are not allowed for type {qtype}"
 
     _check_i18n(q.get("text"), f"{where}.text", MAX_QUESTION_LEN)
+    # the short name shown beside the answer in /me, cards and exports
+    _check_i18n(q.get("label"), f"{where}.label", MAX_LABEL_LEN)
+    for lang in sorted(LANGS):
+        label = q["label"][lang]
+        assert "\n" not in label, f"{where}.label.{lang}: one line"
+        assert label != q["text"][lang] or len(label) <= 40, (
+            f"{where}.label.{lang}: a short name, not the question with its instruction"
+        )
     if "hint" in q:
         _check_i18n(q["hint"], f"{where}.hint", MAX_HINT_LEN)
     for flag in ("optional", "personal"):
@@ -401,3 +416,121 @@ def test_consent():
             assert law in text, f"consent.{part}.{lang}: no reference to {law}"
             # the placeholder must format cleanly
             assert text.format(org="ОРГ") != text
+
+
+# -- the engine against the schema ---------------------------------------------------------
+TODAY = dt.date(2026, 9, 1)
+
+
+def _one(**question) -> dict:
+    return {
+        "id": "t", "title": {"ru": "Т"},
+        "questions": [{"id": "q", "type": "text", "text": {"ru": "Вопрос?"}, **question}],
+    }
+
+
+def test_loader_reads_labels_and_defaults_them() -> None:
+    grade = default_catalog().get("mentee-student-student").question("grade")
+    assert grade.label == {"ru": "Класс", "en": "Grade"}
+    assert all(q.label for qn in default_catalog() for q in qn.questions)
+    defaulted = parse_questionnaire(_one(text={
+        "ru": "В каком классе вы учитесь? Введите число от 1 до 11.",
+        "en": "Your grade. Enter a number.",
+    })).questions[0]
+    assert defaulted.label == {"ru": "В каком классе вы учитесь?", "en": "Your grade"}
+
+
+@pytest.mark.parametrize("label", [{"en": "no ru"}, {"ru": "x" * 81}, {"ru": "two\nlines"}, "x"])
+def test_loader_rejects_bad_labels(label) -> None:
+    with pytest.raises(QuestionnaireFileError):
+        parse_questionnaire(_one(label=label))
+
+
+def _number(**limits):
+    raw = _one(type="number", **limits)
+    return parse_questionnaire(raw).questions[0]
+
+
+@pytest.mark.parametrize("raw", ["1e1", "10.0", "+10", "1_0", "inf", "nan", "0x0A", "١٠", "10 ",
+                                 "-5", "", "٣", "1,5"])
+def test_whole_numbers_are_digits_only(raw: str) -> None:
+    question = _number(min=1, max=11)
+    if raw == "10 ":  # surrounding spaces are trimmed, as for every answer
+        assert question.parse_text(raw, TODAY) == 10
+        return
+    with pytest.raises(InvalidAnswer):
+        question.parse_text(raw, TODAY)
+
+
+def test_whole_numbers_in_range() -> None:
+    question = _number(min=1, max=11)
+    assert [question.parse_text(s, TODAY) for s in ("1", "10", "011")] == [1, 10, 11]
+    negative = _number(min=-10, max=10)
+    assert negative.parse_text("-3", TODAY) == -3
+    with pytest.raises(InvalidAnswer):
+        negative.parse_text("--3", TODAY)
+
+
+def test_decimals_take_comma_or_point_but_nothing_else() -> None:
+    question = _number(min=30, max=200, integer=False)
+    assert question.parse_text("52,5", TODAY) == 52.5
+    assert question.parse_text("52.5", TODAY) == 52.5
+    assert question.parse_text("52", TODAY) == 52
+    for raw in ("5.25e1", "inf", "nan", "5_2", "52.", ".5", "52,5,1", "1" * 400, "-52"):
+        with pytest.raises(InvalidAnswer):
+            question.parse_text(raw, TODAY)
+
+
+def test_scale_typed_as_number() -> None:
+    scale = parse_questionnaire(_one(type="scale")).questions[0]
+    assert scale.parse_text("7", TODAY) == 7
+    for raw in ("7.0", "1e1", "-1", "11"):
+        with pytest.raises(InvalidAnswer):
+            scale.parse_text(raw, TODAY)
+
+
+def _walks(questionnaire, choose):
+    """The counter shown at each question of one walk through a questionnaire."""
+    answers: dict = {}
+    shown = []
+    question = questionnaire.next_after(None, answers)
+    while question is not None:
+        progress = questionnaire.progress(question.id)
+        shown.append((question.id, progress.number, progress.total, progress.follow_up))
+        answers[question.id] = choose(question)
+        question = questionnaire.next_after(question.id, answers)
+    return shown
+
+
+@pytest.mark.parametrize("option", [0, 1, -1])
+def test_progress_never_jumps_or_goes_back(option: int) -> None:
+    for questionnaire in default_catalog():
+        def choose(question):
+            if question.type == "single":
+                return question.options[option].id
+            if question.type == "multi":
+                return [question.options[option].id]
+            return True if question.type == "yesno" else 1
+
+        shown = _walks(questionnaire, choose)
+        totals = {total for _, _, total, _ in shown}
+        assert len(totals) == 1, (questionnaire.id, shown)
+        numbers = [number for _, number, _, _ in shown]
+        assert numbers[0] == 1 and numbers[-1] == totals.pop(), (questionnaire.id, shown)
+        steps = {b - a for a, b in zip(numbers, numbers[1:])}
+        assert steps <= {0, 1}, (questionnaire.id, shown)
+        for question_id, _, _, follow_up in shown:
+            assert follow_up == (questionnaire.question(question_id).when is not None)
+
+
+def test_progress_of_the_qa_report_questionnaire() -> None:
+    # was 2/9 → 3/10 → … → 6/11 as "grade" and "subject" appeared
+    questionnaire = default_catalog().get("mentee-student-student")
+    shown = _walks(questionnaire, lambda q: {
+        "study_place": "school", "needs": ["study_results"]
+    }.get(q.id, [q.options[0].id] if q.type == "multi" else q.options[0].id
+          if q.type == "single" else 1))
+    assert [(n, t) for _, n, t, _ in shown] == [
+        (1, 9), (2, 9), (2, 9), (3, 9), (4, 9), (4, 9), (5, 9), (6, 9), (7, 9), (8, 9), (9, 9)
+    ]
+    assert [q for q, *_, follow_up in shown if follow_up] == ["grade", "subject"]

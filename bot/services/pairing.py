@@ -53,6 +53,8 @@ from db.queries import pairs as q
 from db.queries import responses as q_responses
 
 MAX_PICKS = 3
+# Blocked the bot: still pairable (they may come back); the curator is told who was not reached.
+PAIRABLE = (ParticipantStatus.ACTIVE, ParticipantStatus.UNREACHABLE)
 MAX_CANDIDATES = 20  # people listed in one preference message
 MAX_CAPACITY = 50  # the memberships CHECK constraint
 CONTACT_SHARED = "contact_shared"  # PairEvent.to_status when a side agrees to share contacts
@@ -68,6 +70,7 @@ class PairWarning(StrEnum):
     CAPACITY = "capacity"
     MENTEE_PAIRED = "mentee_paired"
     REJECTED_BEFORE = "rejected_before"
+    UNREACHABLE = "unreachable"
 
 
 class NoticeKind(StrEnum):
@@ -92,6 +95,7 @@ class Person:
     language: str
     questionnaire_id: str | None
     answers: Mapping[str, Any] = field(default_factory=dict)
+    reachable: bool = True  # False: blocked the bot (a 403) or erased their data
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,7 @@ class MatchRun:
     mentees: int
     mentors: int
     replaced: int
+    unreachable_mentors: list[Person] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -204,6 +209,7 @@ async def people_of(session: AsyncSession, memberships: Iterable[Membership]) ->
             language=p.language,
             questionnaire_id=response.questionnaire_id if response else None,
             answers=q_responses.answer_map(response) if response else {},
+            reachable=p.telegram_id is not None and p.status != ParticipantStatus.UNREACHABLE,
         )
     return out
 
@@ -370,6 +376,8 @@ async def run_match(
         )
         for u in result.unmatched
     ]
+    away_mentees, away_mentors = await _unreachable(session, programme.id)
+    unmatched += [Unmatched(person, "unreachable") for person in away_mentees]
     audit.record(
         session, actor_id=actor_id, organisation_id=programme.organisation_id,
         action="match.run", target_type="programme", target_id=programme.id,
@@ -378,7 +386,24 @@ async def run_match(
             "proposed": len(proposals), "unmatched": len(unmatched), "replaced": replaced,
         },
     )
-    return MatchRun(run_id, proposals, unmatched, len(mentees), len(mentors), replaced)
+    return MatchRun(
+        run_id, proposals, unmatched, len(mentees), len(mentors), replaced, away_mentors
+    )
+
+
+async def _unreachable(
+    session: AsyncSession, programme_id: int
+) -> tuple[list[Person], list[Person]]:
+    """Who would be in the pools but blocked the bot: listed to the curator, not matched."""
+    mentees = list(await q.pool(session, programme_id, Role.MENTEE, ParticipantStatus.UNREACHABLE))
+    busy = await q.active_of_mentees(session, [m.id for m in mentees])
+    mentees = [m for m in mentees if m.id not in busy and m.form]
+    mentors = [
+        m for m in await q.pool(session, programme_id, Role.MENTOR, ParticipantStatus.UNREACHABLE)
+        if m.form and m.load < m.capacity
+    ]
+    people = await people_of(session, [*mentees, *mentors])
+    return [people[m.id] for m in mentees], [people[m.id] for m in mentors]
 
 
 def _refine(
@@ -449,6 +474,14 @@ async def proposal_card(
     return card
 
 
+async def proposal_position(
+    session: AsyncSession, programme_id: int, pair_id: int
+) -> tuple[int, int] | None:
+    """(n, total) of an undecided proposal as its card shows it, to keep it after a decision."""
+    ids = [p.id for p in await q.undecided(session, programme_id)]
+    return (ids.index(pair_id) + 1, len(ids)) if pair_id in ids else None
+
+
 async def pair_card(session: AsyncSession, pair_id: int, *, org_ids: Collection[int]) -> Card:
     return await _card(session, await _pair_in_scope(session, pair_id, org_ids))
 
@@ -464,10 +497,11 @@ async def _pair_in_scope(
     return pair
 
 
-def who(participant: Participant | None, participant_id: int | None) -> str:
-    if participant is not None and (participant.full_name or participant.tg_first_name):
-        return participant.full_name or participant.tg_first_name or ""
-    return f"#{participant_id}" if participant_id is not None else "—"
+def who(participant: Participant | None) -> str:
+    """A curator's name, or "" (participant ids are never shown: one number per person)."""
+    if participant is None:
+        return ""
+    return participant.full_name or participant.tg_first_name or ""
 
 
 async def _decided_error(session: AsyncSession, pair_id: int) -> ServiceError:
@@ -475,18 +509,19 @@ async def _decided_error(session: AsyncSession, pair_id: int) -> ServiceError:
     if pair is None:
         return ServiceError("pairing_not_found", id=pair_id)
     decider = await q.participant(session, pair.decided_by) if pair.decided_by else None
-    name = who(decider, pair.decided_by)
+    name = who(decider)
+    suffix = "" if name else "_anon"
     if pair.status == PairStatus.REJECTED:
-        return ServiceError("pairing_already_rejected", id=pair_id, who=name)
+        return ServiceError("pairing_already_rejected" + suffix, id=pair_id, who=name)
     if pair.status in ACTIVE_PAIR_STATUSES:
-        return ServiceError("pairing_already_approved", id=pair_id, who=name)
+        return ServiceError("pairing_already_approved" + suffix, id=pair_id, who=name)
     return ServiceError("pairing_not_proposed", id=pair_id)
 
 
 def _available(membership: Membership, statuses: Collection[str]) -> None:
     if (
         membership.status not in statuses
-        or membership.participant.status != ParticipantStatus.ACTIVE
+        or membership.participant.status not in PAIRABLE
     ):
         raise ServiceError("pairing_unavailable", id=membership.id)
 
@@ -628,6 +663,8 @@ async def manual_pair(
         warnings.append(PairWarning.MENTEE_PAIRED)
     if any(p.status in q.CLOSED_FOR_REMATCH for p in history):
         warnings.append(PairWarning.REJECTED_BEFORE)
+    if not (people[mentee_id].reachable and people[mentor_id].reachable):
+        warnings.append(PairWarning.UNREACHABLE)
     result = ManualResult(score, tuple(warnings), people[mentee_id], people[mentor_id])
     if warnings and not confirmed:
         return result
@@ -718,7 +755,10 @@ async def unpair(
 
 async def active_card(session: AsyncSession, pair_id: int, *, org_ids: Collection[int]) -> Card:
     """An active pair to be ended, for the confirmation."""
-    card = await pair_card(session, pair_id, org_ids=org_ids)
+    try:
+        card = await pair_card(session, pair_id, org_ids=org_ids)
+    except ServiceError as exc:
+        raise ServiceError("pairing_no_such", id=pair_id) from exc
     if card.pair.status not in ACTIVE_PAIR_STATUSES:
         raise ServiceError("pairing_not_active", id=pair_id)
     return card

@@ -32,3 +32,10 @@ def parse_ids(text: str | None, count: int) -> list[int] | None:
         return None
     ids = [parse_id(part) for part in parts]
     return [i for i in ids if i is not None] if all(i is not None for i in ids) else None
+
+
+def first_invalid(text: str | None) -> str | None:
+    """The first word that is not an id (to quote it back), or None."""
+    return next(
+        (part for part in (text or "").replace(",", " ").split() if parse_id(part) is None), None
+    )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.ids import valid_id
 from bot.services.errors import ServiceError
 from db.models import (
     Membership,
@@ -19,6 +21,7 @@ from db.models import (
     Role,
 )
 from db.queries import organisations as q_orgs
+from db.queries import pairs as q_pairs
 from db.queries import participants as q_people
 
 PAGE_SIZE = 8
@@ -103,3 +106,40 @@ async def count(session: AsyncSession, programme_id: int, role: Role) -> int:
         Membership.status != MembershipStatus.DECLINED,
     )
     return int((await session.execute(stmt)).scalar_one())
+
+
+class Access(StrEnum):
+    """May a curator act on the object a button names?"""
+
+    OK = "ok"
+    NOT_YOURS = "not_yours"  # it exists, in another organisation
+    STALE = "stale"  # it does not exist (any more)
+
+
+async def pair_access(session: AsyncSession, pair_id: int, org_ids: Collection[int]) -> Access:
+    if not valid_id(pair_id):
+        return Access.STALE
+    pair = await q_pairs.get(session, pair_id)
+    if pair is None:
+        return Access.STALE
+    programme = await q_orgs.get_programme(session, pair.programme_id)
+    if programme is None or programme.organisation_id not in org_ids:
+        return Access.NOT_YOURS
+    return Access.OK
+
+
+async def members_access(
+    session: AsyncSession, membership_ids: Collection[int], org_ids: Collection[int]
+) -> Access:
+    """Mentee and mentor memberships of the curator's organisations."""
+    if not all(valid_id(i) for i in membership_ids):
+        return Access.STALE
+    found = await q_pairs.memberships(session, membership_ids)
+    if len(found) != len(set(membership_ids)):
+        return Access.STALE
+    if any(
+        m.organisation_id not in org_ids or m.role not in (Role.MENTEE, Role.MENTOR)
+        for m in found.values()
+    ):
+        return Access.NOT_YOURS
+    return Access.OK

@@ -371,3 +371,19 @@ async def all_picks(session: AsyncSession, round_id: int) -> list[tuple[int, int
     ).where(MatchPreference.round_id == round_id)
     return [(a, b) for a, b in (await session.execute(stmt)).all()]
 
+
+
+async def active_of(session: AsyncSession, membership_ids: Collection[int]) -> Sequence[Pair]:
+    """Working pairs where any of these memberships is the mentee or the mentor."""
+    if not membership_ids:
+        return []
+    ids = list(membership_ids)
+    stmt = (
+        select(Pair)
+        .where(
+            Pair.status.in_(ACTIVE_PAIR_STATUSES),
+            Pair.mentee_membership_id.in_(ids) | Pair.mentor_membership_id.in_(ids),
+        )
+        .order_by(Pair.id)
+    )
+    return (await session.execute(stmt)).scalars().all()

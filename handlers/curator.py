@@ -7,6 +7,7 @@ from html import escape
 from typing import Final
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -337,10 +338,15 @@ async def people_page(
     )
     await query.answer()
     assert query.message is not None
-    await bot.edit_message_text(
-        text, chat_id=query.message.chat.id, message_id=query.message.message_id,
-        reply_markup=markup,
-    )
+    try:
+        await bot.edit_message_text(
+            text, chat_id=query.message.chat.id, message_id=query.message.message_id,
+            reply_markup=markup,
+        )
+    except TelegramBadRequest as exc:
+        # the same page again (a double tap, or a page number clamped into range)
+        if "not modified" not in exc.message:
+            raise
 
 
 async def _people_page(

@@ -344,7 +344,7 @@ async def manual_confirm(
 ) -> None:
     org_ids = await _scope(session, participant, roles)
     access = await people.members_access(session, [callback_data.e, callback_data.r], org_ids)
-    if not kb.sane(callback_data) or await _refused(query, t, access):
+    if await _refused(query, t, access):
         return
     if not callback_data.ok:
         await query.answer()

@@ -7,6 +7,7 @@ from html import escape
 from typing import Final
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import Translator, translator
+from bot.ids import first_invalid, parse_id, valid_id
 from bot.render import answer_html, chunks, clip
 from bot.roles import HasRole
 from bot.services import onboarding, people
@@ -25,7 +27,7 @@ from bot.services.consent import current_document
 from bot.services.errors import ServiceError
 from bot.services.outbox import enqueue
 from bot.services.questionnaires import Catalog
-from db.models import Form, InviteKind, MembershipStatus, Participant, Role
+from db.models import Form, InviteKind, Membership, MembershipStatus, Participant, Role
 from db.queries import organisations as q_orgs
 from db.queries import participants as q_people
 from db.queries import responses as q_responses
@@ -50,8 +52,25 @@ async def _scope(session: AsyncSession, participant: Participant | None, roles: 
     return await people.curator_scope(session, participant, Role.COORDINATOR in roles)
 
 
-def display_name(t: Translator, participant: Participant) -> str:
-    return escape(participant.full_name or t("people.anonymous", id=participant.id))
+def display_name(t: Translator, membership: Membership) -> str:
+    """Plain name; without one, the membership number (the one number curators see)."""
+    person = membership.participant
+    return person.full_name or person.tg_first_name or t("people.anonymous", id=membership.id)
+
+
+def label(t: Translator, membership: Membership) -> str:
+    """"#13 Иванов Иван", or "Участник #13" for someone without a name (plain text)."""
+    person = membership.participant
+    if person.full_name or person.tg_first_name:
+        return f"#{membership.id} {display_name(t, membership)}"
+    return display_name(t, membership)
+
+
+def _bad_number(t: Translator, raw: str, usage_key: str) -> str:
+    bad = first_invalid(raw) if raw else None
+    if bad is None:
+        return t(usage_key)
+    return t("curator.number_invalid", value=escape(bad[:30])) + "\n" + t(usage_key)
 
 
 # -- programmes ---------------------------------------------------------------------------
@@ -86,9 +105,14 @@ async def choose_programme(
     participant: Participant | None, roles: frozenset[Role], clock: Clock,
 ) -> None:
     org_ids = await _scope(session, participant, roles)
-    programme = await q_orgs.get_programme(session, callback_data.p)
-    if programme is None or programme.organisation_id not in org_ids:
-        await query.answer(t("common.stale_button"))
+    programme = (
+        await q_orgs.get_programme(session, callback_data.p) if valid_id(callback_data.p) else None
+    )
+    if programme is None:
+        await query.answer(t("curator.button_stale"))
+        return
+    if programme.organisation_id not in org_ids:
+        await query.answer(t("curator.button_not_yours"))
         return
     user = query.from_user
     me = await q_people.get_or_create(session, user.id, t.language)
@@ -274,19 +298,20 @@ async def revoke(
     participant: Participant | None, roles: frozenset[Role], clock: Clock,
 ) -> None:
     raw = (command.args or "").strip()
-    if not raw.isdigit():
-        await message.answer(t("curator.revoke_usage"))
+    invite_id = parse_id(raw)
+    if invite_id is None:
+        await message.answer(_bad_number(t, raw, "curator.revoke_usage"))
         return
     try:
         await orgs.revoke_invite(
-            session, int(raw), now=clock.now(), actor_id=participant.id if participant else None,
+            session, invite_id, now=clock.now(), actor_id=participant.id if participant else None,
             allowed_org_ids=await _scope(session, participant, roles),
         )
     except ServiceError as exc:
         await message.answer(t(exc.text_key(), **exc.params))
         return
     await session.commit()
-    await message.answer(t("curator.revoked", id=raw))
+    await message.answer(t("curator.revoked", id=invite_id))
 
 
 # -- bases --------------------------------------------------------------------------------
@@ -305,15 +330,23 @@ async def people_page(
     query: CallbackQuery, callback_data: PeopleCb, bot: Bot, t: Translator,
     session: AsyncSession, participant: Participant | None, roles: frozenset[Role],
 ) -> None:
+    if callback_data.role not in (Role.MENTEE, Role.MENTOR):
+        await query.answer(t("curator.button_stale"))
+        return
     text, markup = await _people_page(
         t, session, participant, roles, Role(callback_data.role), callback_data.page
     )
     await query.answer()
     assert query.message is not None
-    await bot.edit_message_text(
-        text, chat_id=query.message.chat.id, message_id=query.message.message_id,
-        reply_markup=markup,
-    )
+    try:
+        await bot.edit_message_text(
+            text, chat_id=query.message.chat.id, message_id=query.message.message_id,
+            reply_markup=markup,
+        )
+    except TelegramBadRequest as exc:
+        # the same page again (a double tap, or a page number clamped into range)
+        if "not modified" not in exc.message:
+            raise
 
 
 async def _people_page(
@@ -325,7 +358,7 @@ async def _people_page(
         programme = await people.current_programme(session, participant, org_ids)
     except ServiceError as exc:
         return t(exc.text_key(), **exc.params), None
-    rows, pages = await people.page(session, programme.id, role, page_no)
+    rows, pages, page_no = await people.page(session, programme.id, role, page_no)
     header = t(f"people.header_{role.value}", name=escape(programme.name),
                page=page_no + 1, pages=pages)
     if not rows:
@@ -333,12 +366,17 @@ async def _people_page(
     builder = InlineKeyboardBuilder()
     lines = [header]
     for row in rows:
-        name = display_name(t, row.membership.participant)
         status = t(f"people.progress_{row.progress.value}")
         form = t(f"form.{row.membership.form}") if row.membership.form else "—"
-        lines.append(f"#{row.membership.id} {name} — {status} ({escape(form)})")
+        line = f"{escape(label(t, row.membership))} — {status} ({escape(form)})"
+        if row.partners:
+            line += "; " + ", ".join(
+                t("people.paired_with", pair=pair_id, who=escape(label(t, other)))
+                for pair_id, other in row.partners
+            )
+        lines.append(line)
         builder.button(
-            text=short(f"#{row.membership.id} {row.membership.participant.full_name or ''}", 40),
+            text=short(label(t, row.membership), 40),
             callback_data=CardCb(m=row.membership.id, page=page_no),
         )
     builder.adjust(2)
@@ -361,18 +399,25 @@ async def card(
     roles: frozenset[Role],
 ) -> None:
     org_ids = await _scope(session, participant, roles)
-    membership = await q_people.membership(session, callback_data.m)
-    if membership is None or membership.organisation_id not in org_ids:
-        await query.answer(t("common.stale_button"))
+    membership = (
+        await q_people.membership(session, callback_data.m) if valid_id(callback_data.m) else None
+    )
+    if membership is None or membership.role not in (Role.MENTEE, Role.MENTOR):
+        await query.answer(t("curator.button_stale"))
+        return
+    if membership.organisation_id not in org_ids:
+        await query.answer(t("curator.button_not_yours"))
         return
     await query.answer()
     person = membership.participant
     blocks = [
-        t("people.card", id=membership.id, name=display_name(t, person),
+        t("people.card", id=membership.id,
+          name=escape(person.full_name or person.tg_first_name or t("people.unnamed")),
           role=t(f"role.{membership.role}"),
           form=escape(t(f"form.{membership.form}") if membership.form else "—"),
           status=t(f"status.{membership.status}"),
           username=escape("@" + person.tg_username if person.tg_username else "—"))
+        + await _card_facts(t, session, membership)
     ]
     for response in await q_responses.of_memberships(session, [membership.id]):
         questionnaire_ = catalog.get(response.questionnaire_id)
@@ -385,7 +430,8 @@ async def card(
             for q in questionnaire_.questions if q.id in answers
         ]
         blocks.append("\n".join(lines))
-    back = column([(t("common.back"), PeopleCb(role=membership.role, page=callback_data.page))])
+    page_no = min(max(callback_data.page, 0), 10_000)  # people_page clamps to the last page
+    back = column([(t("common.back"), PeopleCb(role=membership.role, page=page_no))])
     parts = chunks(blocks)
     assert query.message is not None
     for i, part in enumerate(parts):
@@ -393,20 +439,41 @@ async def card(
                                reply_markup=back if i == len(parts) - 1 else None)
 
 
+async def _card_facts(t: Translator, session: AsyncSession, membership: Membership) -> str:
+    """Age group and consents (who consented matters for minors), working pairs."""
+    lines = []
+    if membership.participant.age_group:
+        lines.append(t("people.card_age", age=t(f"age.{membership.participant.age_group}")))
+    kinds = await people.consent_kinds(session, membership, current_document().version)
+    lines.append(t("people.card_consents", kinds=", ".join(
+        t(f"people.consent_{kind}") for kind in kinds
+    ) or t("people.consent_none")))
+    partners = (await people.paired_with(session, [membership.id])).get(membership.id, [])
+    if partners:
+        lines.append(t("people.card_pairs", pairs=", ".join(
+            t("people.paired_with", pair=pair_id, who=escape(label(t, other)))
+            for pair_id, other in partners
+        )))
+    return "\n" + "\n".join(lines)
+
+
 @router.message(Command("paperconsent"))
 async def paper_consent(
     message: Message, command: CommandObject, t: Translator, session: AsyncSession,
     participant: Participant | None, roles: frozenset[Role], clock: Clock,
 ) -> None:
-    raw = (command.args or "").strip().lstrip("#")
-    if not raw.isdigit() or participant is None:
-        await message.answer(t("curator.paper_usage"))
+    raw = (command.args or "").strip()
+    membership_id = parse_id(raw)
+    if membership_id is None or participant is None:
+        await message.answer(_bad_number(t, raw, "curator.paper_usage"))
         return
+    org_ids = await _scope(session, participant, roles)
+    version = current_document().version
     try:
+        await people.paper_consent_target(session, membership_id, org_ids, version)
         membership = await onboarding.record_paper_consent(
-            session, int(raw), curator=participant,
-            curator_org_ids=await _scope(session, participant, roles),
-            version=current_document().version, now=clock.now(),
+            session, membership_id, curator=participant, curator_org_ids=org_ids,
+            version=version, now=clock.now(),
         )
     except ServiceError as exc:
         await message.answer(t(exc.text_key(), **exc.params))

@@ -8,10 +8,8 @@ words, and messages to other people put in the outbox (same transaction as the c
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterable
 from html import escape
-from typing import Any, Final
+from typing import Final
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -20,16 +18,25 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.i18n import Translator, translator
-from bot.render import clip
+from bot.i18n import Translator
+from bot.ids import first_invalid, parse_ids
 from bot.roles import HasRole
 from bot.services import pairing, people
 from bot.services.errors import ServiceError
-from bot.services.outbox import enqueue
-from bot.services.pairing import Card, Notice, NoticeKind, Person
+from bot.services.people import Access
 from bot.services.questionnaires import Catalog
 from db.models import Participant, Programme, Role
 from db.queries import organisations as q_orgs
+from handlers.matching_views import (
+    card_text,
+    deliver,
+    intro_report,
+    manual_done,
+    manual_warning,
+    name_of,
+    proposal_keyboard,
+    who,
+)
 from keyboards import matching as kb
 
 log = logging.getLogger(__name__)
@@ -42,12 +49,12 @@ router.callback_query.filter(HasRole(Role.CURATOR, Role.COORDINATOR))
 participant_router: Final[Router] = Router(name=f"{__name__}.participants")
 
 MAX_UNMATCHED_SHOWN = 25  # keeps the summary under Telegram's 4096 characters
-LINE_LIMIT = 160
 FINAL_ERRORS = frozenset(
     {"pairing_not_found", "pairing_already_approved", "pairing_already_rejected",
+     "pairing_already_approved_anon", "pairing_already_rejected_anon",
      "pairing_not_proposed", "pairing_not_active"}
 )
-IDS = re.compile(r"#?(\d{1,9})")
+PROPOSAL_ACTIONS = frozenset({"sh", "nx", "ok", "no"})
 
 
 # -- shared helpers ---------------------------------------------------------------------------
@@ -75,21 +82,20 @@ async def _programme(
     return await people.current_programme(session, participant, org_ids)
 
 
-def name_of(t: Translator, person: Person) -> str:
-    """Plain name (not escaped)."""
-    return person.name or t("matching.no_name", id=person.membership_id)
+def _usage(t: Translator, args: str | None, usage_key: str) -> str:
+    bad = first_invalid(args)
+    if bad is None:
+        return t(usage_key)
+    return t("curator.number_invalid", value=escape(bad[:30])) + "\n" + t(usage_key)
 
 
-def _who(t: Translator, person: Person) -> str:
-    return f"<b>{escape(clip(name_of(t, person), 60))}</b> (#{person.membership_id})"
-
-
-def _ids(raw: str | None, count: int) -> list[int] | None:
-    parts = (raw or "").replace(",", " ").split()
-    if len(parts) != count:
-        return None
-    found = [IDS.fullmatch(p) for p in parts]
-    return [int(m.group(1)) for m in found if m] if all(found) else None
+async def _refused(query: CallbackQuery, t: Translator, access: Access) -> bool:
+    """Answer a button naming something the presser may not touch; True if refused."""
+    if access == Access.OK:
+        return False
+    key = "curator.button_not_yours" if access == Access.NOT_YOURS else "curator.button_stale"
+    await query.answer(t(key))
+    return True
 
 
 async def _edit(
@@ -118,123 +124,6 @@ async def _drop_buttons(bot: Bot, query: CallbackQuery) -> None:
         log.info("could not drop buttons: %s", exc.message)
 
 
-# -- words ------------------------------------------------------------------------------------
-def _facts(t: Translator, catalog: Catalog, person: Person) -> list[tuple[str, str]]:
-    """What the other side should know: (label key, plain value)."""
-    keys = (
-        ("needs", "interests", "subject")
-        if person.role == Role.MENTEE
-        else ("competences", "interests", "subject", "experience")
-    )
-    out = []
-    for tag in keys:
-        value = pairing.answer_words(t, catalog, person, tag)
-        if value:
-            out.append((f"matching.fact_{tag}", value))
-    return out
-
-
-def _profile_line(t: Translator, catalog: Catalog, person: Person) -> str:
-    """A short plain-text profile for the preference list."""
-    parts = [
-        pairing.answer_words(t, catalog, person, tag, limit=3)
-        for tag in (("needs", "interests") if person.role == Role.MENTEE
-                    else ("competences", "interests"))
-    ]
-    return "; ".join(p for p in parts if p)
-
-
-def card_text(t: Translator, catalog: Catalog, card: Card) -> str:
-    pair = card.pair
-    lines = [
-        t("matching.card_header", n=card.position, total=card.total, id=pair.id),
-        t("matching.card_mentee", who=_who(t, card.mentee)),
-        t("matching.card_mentor", who=_who(t, card.mentor),
-          free=max(0, card.mentor_capacity - card.mentor_load), capacity=card.mentor_capacity),
-        t("matching.card_form", form=escape(t(f"form.{pair.form}") if t.has(f"form.{pair.form}")
-                                             else pair.form)),
-        t("matching.card_score", score=_score(pair.score)),
-    ]
-    reasons = pairing.describe_reasons(
-        t, catalog, pairing.reasons_of(pair), card.mentee, card.mentor
-    )
-    if reasons:
-        lines.append(t("matching.card_reasons"))
-        lines += [("⚠️ " if caveat else "• ") + escape(text) for caveat, text in reasons]
-    return "\n".join(lines)
-
-
-def _proposal_keyboard(t: Translator, card: Card) -> InlineKeyboardMarkup:
-    return kb.proposal(t, card.pair.id, card.pair.match_run_id or "", more=card.total > 1)
-
-
-def _score(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
-
-
-def _notice(t: Translator, catalog: Catalog, notice: Notice) -> tuple[str, Any]:
-    about = notice.about
-    if notice.kind == NoticeKind.INTRO and about is not None and notice.pair_id is not None:
-        lines = [
-            t(f"matching.intro_{notice.to.role}", name=escape(name_of(t, about))),
-            t("matching.intro_form", form=escape(t(f"form.{about.form}")
-                                                  if about.form and t.has(f"form.{about.form}")
-                                                  else "—")),
-        ]
-        lines += [
-            t(label, value=escape(clip(value, 300))) for label, value in _facts(t, catalog, about)
-        ]
-        goal = pairing.free_text(catalog, about, "goal") if about.role == Role.MENTEE else None
-        if goal:
-            lines.append(t("matching.fact_goal", value=escape(clip(goal, 500))))
-        lines += ["", t("matching.intro_next"), t("matching.intro_contacts")]
-        return "\n".join(lines), kb.share(t, notice.pair_id)
-    if notice.kind == NoticeKind.CONTACTS and about is not None:
-        if about.username:
-            contact = escape("@" + about.username)
-        elif about.telegram_id:
-            contact = f'<a href="tg://user?id={about.telegram_id}">{escape(name_of(t, about))}</a>'
-        else:
-            contact = "—"
-        return t(f"matching.contacts_{about.role}", name=escape(name_of(t, about)),
-                 contact=contact), None
-    if notice.kind == NoticeKind.ENDED and about is not None:
-        return t("matching.ended", name=escape(name_of(t, about))), None
-    if notice.kind == NoticeKind.SEARCH_ON:
-        return t("matching.search_on"), None
-    if notice.kind == NoticeKind.PREFERENCES and notice.round_id is not None:
-        lines = [t(f"matching.prefs_intro_{notice.to.role}", max=pairing.MAX_PICKS)]
-        for i, person in enumerate(notice.candidates, start=1):
-            profile = _profile_line(t, catalog, person)
-            line = f"{name_of(t, person)} — {profile}" if profile else name_of(t, person)
-            lines.append(f"{i}. {escape(clip(line, LINE_LIMIT))}")
-        markup = kb.picks(
-            t, notice.round_id, notice.to.membership_id,
-            [(p.membership_id, name_of(t, p)) for p in notice.candidates], (),
-        )
-        return "\n".join(lines), markup
-    raise ValueError(f"cannot render notice {notice.kind}")
-
-
-async def deliver(
-    session: AsyncSession, catalog: Catalog, notices: Iterable[Notice], clock: Clock
-) -> int:
-    """Put the notices in the outbox, each in its recipient's language."""
-    count = 0
-    for notice in notices:
-        if notice.to.telegram_id is None:
-            continue
-        text, markup = _notice(translator(notice.to.language), catalog, notice)
-        queued = await enqueue(
-            session, chat_id=notice.to.telegram_id, text=text, key=notice.key,
-            now=clock.now(), reply_markup=markup,
-        )
-        count += queued is not None
-    return count
-
-
 # -- /match -----------------------------------------------------------------------------------
 @router.message(Command("match"))
 async def match(
@@ -260,10 +149,16 @@ async def match(
     if run.unmatched:
         lines += ["", t("matching.unmatched_header", n=len(run.unmatched))]
         for item in run.unmatched[:MAX_UNMATCHED_SHOWN]:
-            lines.append(t("matching.unmatched_line", who=_who(t, item.person),
+            lines.append(t("matching.unmatched_line", who=who(t, item.person),
                            reason=t(f"matching.unmatched_{item.reason}")))
         if len(run.unmatched) > MAX_UNMATCHED_SHOWN:
             lines.append(t("matching.and_more", n=len(run.unmatched) - MAX_UNMATCHED_SHOWN))
+    if run.unreachable_mentors:
+        lines += ["", t("matching.unreachable_mentors", n=len(run.unreachable_mentors))]
+        lines += [f"• {who(t, person)}" for person in run.unreachable_mentors[:MAX_UNMATCHED_SHOWN]]
+        if len(run.unreachable_mentors) > MAX_UNMATCHED_SHOWN:
+            lines.append(t("matching.and_more",
+                           n=len(run.unreachable_mentors) - MAX_UNMATCHED_SHOWN))
     if run.proposals:
         lines += ["", t("matching.summary_next")]
     elif not run.mentees:
@@ -271,7 +166,7 @@ async def match(
     await message.answer(
         "\n".join(lines),
         reply_markup=kb.summary(t, programme.id, run.run_id, proposals=bool(run.proposals),
-                                unmatched=bool(run.unmatched)),
+                                unmatched=any(u.reason != "unreachable" for u in run.unmatched)),
     )
 
 
@@ -281,10 +176,16 @@ async def tell_unmatched(
     session: AsyncSession, catalog: Catalog, clock: Clock, participant: Participant | None,
     roles: frozenset[Role],
 ) -> None:
+    if not kb.sane(callback_data) or not pairing.RUN_ID.fullmatch(callback_data.r):
+        await query.answer(t("curator.button_stale"))
+        return
     org_ids = await _scope(session, participant, roles)
     programme = await q_orgs.get_programme(session, callback_data.p)
-    if programme is None or programme.organisation_id not in org_ids:
-        await query.answer(t("common.stale_button"))
+    if programme is None:
+        await query.answer(t("curator.button_stale"))
+        return
+    if programme.organisation_id not in org_ids:
+        await query.answer(t("curator.button_not_yours"))
         return
     try:
         notices = await pairing.tell_unmatched(
@@ -294,7 +195,7 @@ async def tell_unmatched(
         await session.rollback()
         await query.answer(_error(t, exc, html=False), show_alert=True)
         return
-    sent = await deliver(session, catalog, notices, clock)
+    sent = (await deliver(session, catalog, notices, clock)).count
     await session.commit()
     await query.answer()
     await bot.send_message(
@@ -320,7 +221,7 @@ async def proposals(
         await message.answer(t("matching.no_proposals", name=escape(programme.name)))
         return
     await message.answer(card_text(t, catalog, card),
-                         reply_markup=_proposal_keyboard(t, card))
+                         reply_markup=proposal_keyboard(t, card))
 
 
 @router.callback_query(kb.ProposalCb.filter())
@@ -329,8 +230,15 @@ async def on_proposal(
     session: AsyncSession, catalog: Catalog, clock: Clock, participant: Participant | None,
     roles: frozenset[Role],
 ) -> None:
-    org_ids = await _scope(session, participant, roles)
     action, pair_id = callback_data.a, callback_data.p
+    if (
+        action not in PROPOSAL_ACTIONS
+        or not kb.sane(callback_data)
+        or (callback_data.r and not pairing.RUN_ID.fullmatch(callback_data.r))
+    ):
+        await query.answer(t("curator.button_stale"))
+        return
+    org_ids = await _scope(session, participant, roles)
     try:
         programme = await people.current_programme(session, participant, org_ids)
     except ServiceError as exc:
@@ -348,23 +256,25 @@ async def on_proposal(
             await query.answer(t("matching.only_one"))
             return
         await query.answer()
-        markup = _proposal_keyboard(t, card)
+        markup = proposal_keyboard(t, card)
         if action == "nx":
             await _edit(bot, query, card_text(t, catalog, card), markup)
         else:
             await bot.send_message(query.from_user.id, card_text(t, catalog, card),
                                    reply_markup=markup)
         return
-    if action not in ("ok", "no"):
-        await query.answer(t("common.stale_button"))
+    if await _refused(query, t, await people.pair_access(session, pair_id, org_ids)):
         return
+    position = await pairing.proposal_position(session, programme.id, pair_id)
+    report = ""
     try:
         if action == "ok":
             result = await pairing.approve(
                 session, pair_id, org_ids=org_ids, actor_id=_actor(participant), now=clock.now(),
                 run_id=callback_data.r or None,
             )
-            await deliver(session, catalog, result.notices, clock)
+            delivered = await deliver(session, catalog, result.notices, clock)
+            report = intro_report(t, result.notices, delivered)
             pair = result.pair
         else:
             pair = await pairing.reject(
@@ -381,13 +291,16 @@ async def on_proposal(
         return
     await session.commit()
     await query.answer()
-    verdict = t("matching.approved" if action == "ok" else "matching.rejected")
-    await _edit(bot, query, card_text(t, catalog, card) + "\n\n" + verdict)
+    if report:
+        verdict = t("matching.approved_only") + "\n" + report
+    else:
+        verdict = t("matching.approved" if action == "ok" else "matching.rejected")
+    await _edit(bot, query, card_text(t, catalog, card, position) + "\n\n" + verdict)
     if following is None:
         await bot.send_message(query.from_user.id, t("matching.all_reviewed"))
     else:
         await bot.send_message(query.from_user.id, card_text(t, catalog, following),
-                               reply_markup=_proposal_keyboard(t, following))
+                               reply_markup=proposal_keyboard(t, following))
 
 
 # -- /pair: a manual pair ---------------------------------------------------------------------
@@ -396,9 +309,9 @@ async def manual(
     message: Message, command: CommandObject, t: Translator, session: AsyncSession,
     catalog: Catalog, clock: Clock, participant: Participant | None, roles: frozenset[Role],
 ) -> None:
-    ids = _ids(command.args, 2)
+    ids = parse_ids(command.args, 2)
     if ids is None:
-        await message.answer(t("matching.pair_usage"))
+        await message.answer(_usage(t, command.args, "matching.pair_usage"))
         return
     mentee_id, mentor_id = ids
     try:
@@ -414,36 +327,13 @@ async def manual(
     if result.pair is None:
         await session.commit()
         await message.answer(
-            _manual_warning(t, catalog, result),
+            manual_warning(t, catalog, result),
             reply_markup=kb.manual_confirm(t, mentee_id, mentor_id),
         )
         return
-    await deliver(session, catalog, result.notices, clock)
+    delivered = await deliver(session, catalog, result.notices, clock)
     await session.commit()
-    await message.answer(_manual_done(t, result))
-
-
-def _manual_warning(t: Translator, catalog: Catalog, result: pairing.ManualResult) -> str:
-    lines = [
-        t("matching.manual_check", mentee=_who(t, result.mentee), mentor=_who(t, result.mentor),
-          score=_score(result.score.value)),
-    ]
-    lines += [t(f"matching.warning_{w.value}") for w in result.warnings]
-    reasons = pairing.describe_reasons(
-        t, catalog, result.score.reasons, result.mentee, result.mentor
-    )
-    lines += [("⚠️ " if caveat else "• ") + escape(text) for caveat, text in reasons]
-    lines += ["", t("matching.manual_ask")]
-    return "\n".join(lines)
-
-
-def _manual_done(t: Translator, result: pairing.ManualResult) -> str:
-    assert result.pair is not None
-    text = t("matching.manual_done", id=result.pair.id, mentee=_who(t, result.mentee),
-             mentor=_who(t, result.mentor))
-    if result.capacity_raised_to is not None:
-        text += "\n" + t("matching.capacity_raised", capacity=result.capacity_raised_to)
-    return text
+    await message.answer(manual_done(t, result, delivered))
 
 
 @router.callback_query(kb.ManualCb.filter())
@@ -452,6 +342,10 @@ async def manual_confirm(
     session: AsyncSession, catalog: Catalog, clock: Clock, participant: Participant | None,
     roles: frozenset[Role],
 ) -> None:
+    org_ids = await _scope(session, participant, roles)
+    access = await people.members_access(session, [callback_data.e, callback_data.r], org_ids)
+    if await _refused(query, t, access):
+        return
     if not callback_data.ok:
         await query.answer()
         await _edit(bot, query, t("matching.manual_cancelled"))
@@ -459,18 +353,17 @@ async def manual_confirm(
     try:
         result = await pairing.manual_pair(
             session, catalog, callback_data.e, callback_data.r,
-            org_ids=await _scope(session, participant, roles), actor_id=_actor(participant),
-            now=clock.now(), confirmed=True,
+            org_ids=org_ids, actor_id=_actor(participant), now=clock.now(), confirmed=True,
         )
     except ServiceError as exc:
         await session.rollback()
         await query.answer(_error(t, exc, html=False), show_alert=True)
         await _drop_buttons(bot, query)
         return
-    await deliver(session, catalog, result.notices, clock)
+    delivered = await deliver(session, catalog, result.notices, clock)
     await session.commit()
     await query.answer()
-    await _edit(bot, query, _manual_done(t, result))
+    await _edit(bot, query, manual_done(t, result, delivered))
 
 
 # -- /unpair ----------------------------------------------------------------------------------
@@ -479,9 +372,9 @@ async def unpair_ask(
     message: Message, command: CommandObject, t: Translator, session: AsyncSession,
     participant: Participant | None, roles: frozenset[Role],
 ) -> None:
-    ids = _ids(command.args, 1)
+    ids = parse_ids(command.args, 1)
     if ids is None:
-        await message.answer(t("matching.unpair_usage"))
+        await message.answer(_usage(t, command.args, "matching.unpair_usage"))
         return
     try:
         card = await pairing.active_card(
@@ -492,8 +385,8 @@ async def unpair_ask(
         return
     await session.commit()
     await message.answer(
-        t("matching.unpair_confirm", id=card.pair.id, mentee=_who(t, card.mentee),
-          mentor=_who(t, card.mentor)),
+        t("matching.unpair_confirm", id=card.pair.id, mentee=who(t, card.mentee),
+          mentor=who(t, card.mentor)),
         reply_markup=kb.unpair_confirm(t, card.pair.id),
     )
 
@@ -504,14 +397,17 @@ async def unpair_do(
     session: AsyncSession, catalog: Catalog, clock: Clock, participant: Participant | None,
     roles: frozenset[Role],
 ) -> None:
+    org_ids = await _scope(session, participant, roles)
+    if await _refused(query, t, await people.pair_access(session, callback_data.p, org_ids)):
+        return
     if not callback_data.ok:
         await query.answer()
         await _edit(bot, query, t("matching.unpair_kept", id=callback_data.p))
         return
     try:
         result = await pairing.unpair(
-            session, callback_data.p, org_ids=await _scope(session, participant, roles),
-            actor_id=_actor(participant), now=clock.now(),
+            session, callback_data.p, org_ids=org_ids, actor_id=_actor(participant),
+            now=clock.now(),
         )
     except ServiceError as exc:
         await session.rollback()
@@ -546,7 +442,7 @@ async def preferences(
             started = await pairing.start_round(
                 session, catalog, programme, actor_id=_actor(participant), now=clock.now()
             )
-            sent = await deliver(session, catalog, started.notices, clock)
+            sent = (await deliver(session, catalog, started.notices, clock)).count
             text = t("matching.prefs_started", id=started.round.id, sent=sent,
                      name=escape(programme.name))
     except ServiceError as exc:
@@ -563,6 +459,9 @@ async def on_pick(
     session: AsyncSession,
 ) -> None:
     data = callback_data
+    if not kb.sane(data):
+        await query.answer(t("curator.button_stale"))
+        return
     try:
         if data.c == 0:
             chosen = await pairing.picks(session, data.r, data.m, telegram_id=query.from_user.id)
@@ -572,8 +471,11 @@ async def on_pick(
             )
     except ServiceError as exc:
         await session.rollback()
+        if exc.code == "pairing_not_yours":  # forged or forwarded: answer, touch nothing
+            await query.answer(_error(t, exc, html=False))
+            return
         await query.answer(_error(t, exc, html=False), show_alert=True)
-        if exc.code in ("pairing_round_closed", "pairing_not_yours"):
+        if exc.code == "pairing_round_closed":
             await _drop_buttons(bot, query)
         return
     await session.commit()
@@ -602,12 +504,18 @@ async def on_share(
     query: CallbackQuery, callback_data: kb.ShareCb, bot: Bot, t: Translator,
     session: AsyncSession, catalog: Catalog, clock: Clock,
 ) -> None:
+    if not kb.sane(callback_data):
+        await query.answer(t("curator.button_stale"))
+        return
     try:
         shared = await pairing.share_contact(
             session, callback_data.p, telegram_id=query.from_user.id, now=clock.now()
         )
     except ServiceError as exc:
         await session.rollback()
+        if exc.code == "pairing_not_yours":  # forged or forwarded: answer, touch nothing
+            await query.answer(_error(t, exc, html=False))
+            return
         await query.answer(_error(t, exc, html=False), show_alert=True)
         await _drop_buttons(bot, query)
         return

@@ -157,7 +157,7 @@ async def forget_do(
             pairs = ", ".join(f"#{p.id}" for p in result.closed_pairs) or "—"
             await enqueue(
                 session, chat_id=curator.telegram_id,
-                text=ct("forget.curator_notice", id=participant.id, pairs=pairs),
+                text=ct("forget.curator_notice", id=result.numbers(organisation_id), pairs=pairs),
                 key=f"forget:{participant.id}:{curator.id}", now=clock.now(),
             )
     await session.commit()

@@ -12,6 +12,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import Translator
+from bot.ids import MAX_ID
 from keyboards.common import short
 
 PICKED = "✅ "
@@ -148,3 +149,13 @@ def share(t: Translator, pair_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=t("matching.share_button"), callback_data=ShareCb(p=pair_id))
     return builder.as_markup()
+
+
+def sane(data: CallbackData) -> bool:
+    """Every number in the data could be an id (0 where a field means "none"): forged or
+    mangled data never reaches a query, where a huge number would overflow the driver."""
+    return all(
+        0 <= value <= MAX_ID
+        for value in data.model_dump().values()
+        if isinstance(value, int) and not isinstance(value, bool)
+    )

@@ -23,12 +23,18 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Translator
 from bot.services import matching
 from bot.services.errors import ServiceError
 from bot.services.matching import MenteeProfile, MentorProfile, Reason, Score, Weights
 from bot.services.onboarding import CATEGORIES
-from bot.services.questionnaires import Catalog, Questionnaire
+from bot.services.pairing_words import (  # noqa: F401 (handlers use pairing.<name>)
+    CAVEATS,
+    answer_words,
+    describe_reasons,
+    free_text,
+    questionnaire_of,
+)
+from bot.services.questionnaires import Catalog
 from db.models import (
     ACTIVE_PAIR_STATUSES,
     MatchPreference,
@@ -47,20 +53,12 @@ from db.queries import pairs as q
 from db.queries import responses as q_responses
 
 MAX_PICKS = 3
+# Blocked the bot: still pairable (they may come back); the curator is told who was not reached.
+PAIRABLE = (ParticipantStatus.ACTIVE, ParticipantStatus.UNREACHABLE)
 MAX_CANDIDATES = 20  # people listed in one preference message
 MAX_CAPACITY = 50  # the memberships CHECK constraint
 CONTACT_SHARED = "contact_shared"  # PairEvent.to_status when a side agrees to share contacts
 RUN_ID = re.compile(r"[0-9a-f]{6,32}")
-CAVEATS = frozenset(
-    {
-        "needs_not_covered",
-        "different_subject",
-        "no_common_time",
-        "format_mismatch",
-        "too_little_experience",
-        "form_mismatch",
-    }
-)
 TAGS = ("needs", "competences", "interests", "subject", "times", "format", "experience")
 
 
@@ -72,6 +70,7 @@ class PairWarning(StrEnum):
     CAPACITY = "capacity"
     MENTEE_PAIRED = "mentee_paired"
     REJECTED_BEFORE = "rejected_before"
+    UNREACHABLE = "unreachable"
 
 
 class NoticeKind(StrEnum):
@@ -96,6 +95,7 @@ class Person:
     language: str
     questionnaire_id: str | None
     answers: Mapping[str, Any] = field(default_factory=dict)
+    reachable: bool = True  # False: blocked the bot (a 403) or erased their data
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +125,7 @@ class MatchRun:
     mentees: int
     mentors: int
     replaced: int
+    unreachable_mentors: list[Person] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -208,12 +209,9 @@ async def people_of(session: AsyncSession, memberships: Iterable[Membership]) ->
             language=p.language,
             questionnaire_id=response.questionnaire_id if response else None,
             answers=q_responses.answer_map(response) if response else {},
+            reachable=p.telegram_id is not None and p.status != ParticipantStatus.UNREACHABLE,
         )
     return out
-
-
-def questionnaire_of(catalog: Catalog, person: Person) -> Questionnaire | None:
-    return catalog.get(person.questionnaire_id) if person.questionnaire_id else None
 
 
 def tagged(catalog: Catalog, person: Person) -> dict[str, Any]:
@@ -378,6 +376,8 @@ async def run_match(
         )
         for u in result.unmatched
     ]
+    away_mentees, away_mentors = await _unreachable(session, programme.id)
+    unmatched += [Unmatched(person, "unreachable") for person in away_mentees]
     audit.record(
         session, actor_id=actor_id, organisation_id=programme.organisation_id,
         action="match.run", target_type="programme", target_id=programme.id,
@@ -386,7 +386,24 @@ async def run_match(
             "proposed": len(proposals), "unmatched": len(unmatched), "replaced": replaced,
         },
     )
-    return MatchRun(run_id, proposals, unmatched, len(mentees), len(mentors), replaced)
+    return MatchRun(
+        run_id, proposals, unmatched, len(mentees), len(mentors), replaced, away_mentors
+    )
+
+
+async def _unreachable(
+    session: AsyncSession, programme_id: int
+) -> tuple[list[Person], list[Person]]:
+    """Who would be in the pools but blocked the bot: listed to the curator, not matched."""
+    mentees = list(await q.pool(session, programme_id, Role.MENTEE, ParticipantStatus.UNREACHABLE))
+    busy = await q.active_of_mentees(session, [m.id for m in mentees])
+    mentees = [m for m in mentees if m.id not in busy and m.form]
+    mentors = [
+        m for m in await q.pool(session, programme_id, Role.MENTOR, ParticipantStatus.UNREACHABLE)
+        if m.form and m.load < m.capacity
+    ]
+    people = await people_of(session, [*mentees, *mentors])
+    return [people[m.id] for m in mentees], [people[m.id] for m in mentors]
 
 
 def _refine(
@@ -457,6 +474,14 @@ async def proposal_card(
     return card
 
 
+async def proposal_position(
+    session: AsyncSession, programme_id: int, pair_id: int
+) -> tuple[int, int] | None:
+    """(n, total) of an undecided proposal as its card shows it, to keep it after a decision."""
+    ids = [p.id for p in await q.undecided(session, programme_id)]
+    return (ids.index(pair_id) + 1, len(ids)) if pair_id in ids else None
+
+
 async def pair_card(session: AsyncSession, pair_id: int, *, org_ids: Collection[int]) -> Card:
     return await _card(session, await _pair_in_scope(session, pair_id, org_ids))
 
@@ -472,10 +497,11 @@ async def _pair_in_scope(
     return pair
 
 
-def who(participant: Participant | None, participant_id: int | None) -> str:
-    if participant is not None and (participant.full_name or participant.tg_first_name):
-        return participant.full_name or participant.tg_first_name or ""
-    return f"#{participant_id}" if participant_id is not None else "—"
+def who(participant: Participant | None) -> str:
+    """A curator's name, or "" (participant ids are never shown: one number per person)."""
+    if participant is None:
+        return ""
+    return participant.full_name or participant.tg_first_name or ""
 
 
 async def _decided_error(session: AsyncSession, pair_id: int) -> ServiceError:
@@ -483,18 +509,19 @@ async def _decided_error(session: AsyncSession, pair_id: int) -> ServiceError:
     if pair is None:
         return ServiceError("pairing_not_found", id=pair_id)
     decider = await q.participant(session, pair.decided_by) if pair.decided_by else None
-    name = who(decider, pair.decided_by)
+    name = who(decider)
+    suffix = "" if name else "_anon"
     if pair.status == PairStatus.REJECTED:
-        return ServiceError("pairing_already_rejected", id=pair_id, who=name)
+        return ServiceError("pairing_already_rejected" + suffix, id=pair_id, who=name)
     if pair.status in ACTIVE_PAIR_STATUSES:
-        return ServiceError("pairing_already_approved", id=pair_id, who=name)
+        return ServiceError("pairing_already_approved" + suffix, id=pair_id, who=name)
     return ServiceError("pairing_not_proposed", id=pair_id)
 
 
 def _available(membership: Membership, statuses: Collection[str]) -> None:
     if (
         membership.status not in statuses
-        or membership.participant.status != ParticipantStatus.ACTIVE
+        or membership.participant.status not in PAIRABLE
     ):
         raise ServiceError("pairing_unavailable", id=membership.id)
 
@@ -636,6 +663,8 @@ async def manual_pair(
         warnings.append(PairWarning.MENTEE_PAIRED)
     if any(p.status in q.CLOSED_FOR_REMATCH for p in history):
         warnings.append(PairWarning.REJECTED_BEFORE)
+    if not (people[mentee_id].reachable and people[mentor_id].reachable):
+        warnings.append(PairWarning.UNREACHABLE)
     result = ManualResult(score, tuple(warnings), people[mentee_id], people[mentor_id])
     if warnings and not confirmed:
         return result
@@ -726,7 +755,10 @@ async def unpair(
 
 async def active_card(session: AsyncSession, pair_id: int, *, org_ids: Collection[int]) -> Card:
     """An active pair to be ended, for the confirmation."""
-    card = await pair_card(session, pair_id, org_ids=org_ids)
+    try:
+        card = await pair_card(session, pair_id, org_ids=org_ids)
+    except ServiceError as exc:
+        raise ServiceError("pairing_no_such", id=pair_id) from exc
     if card.pair.status not in ACTIVE_PAIR_STATUSES:
         raise ServiceError("pairing_not_active", id=pair_id)
     return card
@@ -910,92 +942,3 @@ async def picks(
     members = await q.memberships(session, chosen)
     people = await people_of(session, members.values())
     return [people[i] for i in chosen if i in people]
-
-
-# -- words ------------------------------------------------------------------------------------
-def _option_words(
-    t: Translator, questionnaires: Iterable[Questionnaire | None], tag: str, items: Iterable[str]
-) -> list[str]:
-    words = []
-    for item in items:
-        text = item
-        for questionnaire in questionnaires:
-            question = questionnaire.by_match(tag) if questionnaire else None
-            option = question.option(item) if question else None
-            if option is not None:
-                text = t.pick(option.text)
-                break
-        words.append(text)
-    return words
-
-
-def _quoted(words: Iterable[str]) -> str:
-    return ", ".join(f"«{w}»" for w in words)
-
-
-def describe_reasons(
-    t: Translator,
-    catalog: Catalog,
-    reasons: Iterable[Reason],
-    mentee: Person,
-    mentor: Person,
-) -> list[tuple[bool, str]]:
-    """Reasons in words: (is a caveat, plain text). Option ids become the option texts of
-    the questionnaires the two people answered."""
-    tee_q, tor_q = questionnaire_of(catalog, mentee), questionnaire_of(catalog, mentor)
-    out: list[tuple[bool, str]] = []
-    for reason in reasons:
-        items = reason.items
-        params: dict[str, str] = {}
-        if reason.code in ("covers_needs", "needs_not_covered"):
-            params["items"] = _quoted(_option_words(t, (tee_q, tor_q), "needs", items))
-        elif reason.code == "shared_interests":
-            params["items"] = _quoted(_option_words(t, (tee_q, tor_q), "interests", items))
-        elif reason.code == "same_subject":
-            params["items"] = _quoted(_option_words(t, (tee_q, tor_q), "subject", items))
-        elif reason.code == "different_subject" and len(items) == 2:
-            params["mentee"] = _quoted(_option_words(t, (tee_q,), "subject", items[:1]))
-            params["mentor"] = _quoted(_option_words(t, (tor_q, tee_q), "subject", items[1:]))
-        elif reason.code == "times_overlap":
-            params["items"] = ", ".join(_option_words(t, (tee_q, tor_q), "times", items))
-        elif reason.code == "format_fit":
-            params["items"] = ", ".join(_option_words(t, (tee_q, tor_q), "format", items))
-        elif reason.code == "format_mismatch" and len(items) == 2:
-            params["mentee"] = _option_words(t, (tee_q,), "format", items[:1])[0]
-            params["mentor"] = _option_words(t, (tor_q,), "format", items[1:])[0]
-        elif reason.code == "form_mismatch":
-            params["items"] = ", ".join(
-                t(f"form.{i}") if t.has(f"form.{i}") else i for i in items
-            )
-        key = f"matching.reason.{reason.code}"
-        text = t(key, **params) if t.has(key) else reason.code
-        out.append((reason.code in CAVEATS, text))
-    return out
-
-
-def answer_words(
-    t: Translator, catalog: Catalog, person: Person, tag: str, limit: int = 5
-) -> str | None:
-    """A tagged choice answer in words (the first `limit` options), or None."""
-    questionnaire = questionnaire_of(catalog, person)
-    question = questionnaire.by_match(tag) if questionnaire else None
-    if question is None:
-        return None
-    value = person.answers.get(question.id)
-    if value is None:
-        return None
-    if question.type in ("single", "multi"):
-        items = [value] if isinstance(value, str) else list(value)
-        words = _option_words(t, (questionnaire,), tag, items[:limit])
-        return ", ".join(words) + (" …" if len(items) > limit else "")
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value)
-
-
-def free_text(catalog: Catalog, person: Person, question_id: str) -> str | None:
-    questionnaire = questionnaire_of(catalog, person)
-    if questionnaire is None or questionnaire.question(question_id) is None:
-        return None
-    value = person.answers.get(question_id)
-    return value if isinstance(value, str) and value.strip() else None

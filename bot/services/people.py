@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.ids import valid_id
+from bot.services.consent import state_for
 from bot.services.errors import ServiceError
 from db.models import (
+    ConsentKind,
     Membership,
     MembershipStatus,
     Participant,
@@ -19,6 +23,7 @@ from db.models import (
     Role,
 )
 from db.queries import organisations as q_orgs
+from db.queries import pairs as q_pairs
 from db.queries import participants as q_people
 
 PAGE_SIZE = 8
@@ -36,6 +41,7 @@ class Progress(StrEnum):
 class Row:
     membership: Membership
     progress: Progress
+    partners: list[tuple[int, Membership]] = field(default_factory=list)  # (pair id, other)
 
 
 async def curator_scope(
@@ -78,8 +84,11 @@ def progress_of(membership: Membership, response_status: str | None) -> Progress
 
 async def page(
     session: AsyncSession, programme_id: int, role: Role, page_no: int
-) -> tuple[list[Row], int]:
+) -> tuple[list[Row], int, int]:
+    """Rows of one page, the number of pages and the page shown (clamped into range)."""
     total = await count(session, programme_id, role)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page_no = min(max(page_no, 0), pages - 1)
     people = await q_people.programme_people(
         session, programme_id, role, offset=page_no * PAGE_SIZE, limit=PAGE_SIZE
     )
@@ -92,8 +101,59 @@ async def page(
         )
         statuses = {mid: status for mid, status in (await session.execute(stmt)).all()}
     rows = [Row(m, progress_of(m, statuses.get(m.id))) for m in people]
-    pages = max(1, -(-total // PAGE_SIZE))
-    return rows, pages
+    partners = await paired_with(session, ids)
+    for row in rows:
+        row.partners = partners.get(row.membership.id, [])
+    return rows, pages, page_no
+
+
+async def paired_with(
+    session: AsyncSession, membership_ids: Collection[int]
+) -> dict[int, list[tuple[int, Membership]]]:
+    """Membership -> its working pairs as (pair id, the other side's membership)."""
+    pairs = await q_pairs.active_of(session, membership_ids)
+    others = await q_pairs.memberships(
+        session, {p.mentor_membership_id for p in pairs} | {p.mentee_membership_id for p in pairs}
+    )
+    out: dict[int, list[tuple[int, Membership]]] = {}
+    for pair in pairs:
+        for me, other in ((pair.mentee_membership_id, pair.mentor_membership_id),
+                          (pair.mentor_membership_id, pair.mentee_membership_id)):
+            if me in membership_ids and other in others:
+                out.setdefault(me, []).append((pair.id, others[other]))
+    return out
+
+
+async def consent_kinds(session: AsyncSession, membership: Membership, version: int) -> list[str]:
+    """Accepted consents of the current version that count for this membership."""
+    state = await state_for(session, membership, version)
+    return [
+        kind for kind, ok in (
+            (ConsentKind.SELF, state.self_ok),
+            (ConsentKind.GUARDIAN, state.guardian_ok),
+            (ConsentKind.PAPER, state.paper_ok),
+        ) if ok
+    ]
+
+
+async def paper_consent_target(
+    session: AsyncSession, membership_id: int, org_ids: Collection[int], version: int
+) -> Membership:
+    """The membership a curator may record a paper consent for: a mentee or mentor of the
+    curator's organisations whose consent is still missing (so a repeat records nothing)."""
+    membership = await q_people.membership(session, membership_id)
+    if (
+        membership is None
+        or membership.organisation_id not in org_ids
+        or membership.role not in (Role.MENTEE, Role.MENTOR)
+    ):
+        raise ServiceError("member_not_found", id=membership_id)
+    state = await state_for(session, membership, version)
+    if state.paper_ok:
+        raise ServiceError("paper_consent_recorded", id=membership_id)
+    if state.satisfied(membership.participant.age_group):
+        raise ServiceError("paper_consent_not_needed", id=membership_id)
+    return membership
 
 
 async def count(session: AsyncSession, programme_id: int, role: Role) -> int:
@@ -103,3 +163,40 @@ async def count(session: AsyncSession, programme_id: int, role: Role) -> int:
         Membership.status != MembershipStatus.DECLINED,
     )
     return int((await session.execute(stmt)).scalar_one())
+
+
+class Access(StrEnum):
+    """May a curator act on the object a button names?"""
+
+    OK = "ok"
+    NOT_YOURS = "not_yours"  # it exists, in another organisation
+    STALE = "stale"  # it does not exist (any more)
+
+
+async def pair_access(session: AsyncSession, pair_id: int, org_ids: Collection[int]) -> Access:
+    if not valid_id(pair_id):
+        return Access.STALE
+    pair = await q_pairs.get(session, pair_id)
+    if pair is None:
+        return Access.STALE
+    programme = await q_orgs.get_programme(session, pair.programme_id)
+    if programme is None or programme.organisation_id not in org_ids:
+        return Access.NOT_YOURS
+    return Access.OK
+
+
+async def members_access(
+    session: AsyncSession, membership_ids: Collection[int], org_ids: Collection[int]
+) -> Access:
+    """Mentee and mentor memberships of the curator's organisations."""
+    if not all(valid_id(i) for i in membership_ids):
+        return Access.STALE
+    found = await q_pairs.memberships(session, membership_ids)
+    if len(found) != len(set(membership_ids)):
+        return Access.STALE
+    if any(
+        m.organisation_id not in org_ids or m.role not in (Role.MENTEE, Role.MENTOR)
+        for m in found.values()
+    ):
+        return Access.NOT_YOURS
+    return Access.OK

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import translator
+from bot.services.outbox import enqueue
 from db.fsm_storage import forget_dialogs
 from db.models import (
     ACTIVE_PAIR_STATUSES,
@@ -34,6 +36,11 @@ from db.queries import audit
 class Forgotten:
     closed_pairs: list[Pair] = field(default_factory=list)
     organisation_ids: set[int] = field(default_factory=set)
+    memberships: dict[int, list[int]] = field(default_factory=dict)  # organisation -> ids
+
+    def numbers(self, organisation_id: int) -> str:
+        """The person's numbers as the organisation's curators know them (membership ids)."""
+        return ", #".join(str(i) for i in self.memberships.get(organisation_id, [])) or "—"
 
 
 async def forget(
@@ -63,6 +70,7 @@ async def forget(
 
     for membership in memberships:
         result.organisation_ids.add(membership.organisation_id)
+        result.memberships.setdefault(membership.organisation_id, []).append(membership.id)
         if membership.status != MembershipStatus.DECLINED:
             membership.status = MembershipStatus.WITHDRAWN
         session.add(
@@ -94,6 +102,7 @@ async def forget(
             )
         )
     await _drop_queued_mentions(session, names)
+    await _tell_partners(session, result.closed_pairs, membership_ids, now)
 
     participant.full_name = None
     participant.tg_first_name = None
@@ -147,6 +156,27 @@ async def _close_pairs(
                 .values(status=MembershipStatus.IN_BASE)
             )
     return [p for p in pairs if p.status == PairStatus.ENDED]
+
+
+async def _tell_partners(
+    session: AsyncSession, pairs: list[Pair], leaver_ids: list[int], now: dt.datetime
+) -> None:
+    """The other side of each ended pair learns it ended (nothing about the leaver)."""
+    for pair in pairs:
+        for membership_id in (pair.mentee_membership_id, pair.mentor_membership_id):
+            if membership_id in leaver_ids:
+                continue
+            other = await session.get(Participant, (
+                await session.execute(
+                    select(Membership.participant_id).where(Membership.id == membership_id)
+                )
+            ).scalar_one())
+            if other is None or other.telegram_id is None:
+                continue
+            await enqueue(
+                session, chat_id=other.telegram_id, key=f"forget-ended:{pair.id}:{membership_id}",
+                text=translator(other.language)("forget.partner_notice"), now=now,
+            )
 
 
 async def _drop_queued_mentions(session: AsyncSession, names: list[str]) -> None:

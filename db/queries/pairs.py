@@ -263,10 +263,13 @@ async def memberships(
     return {m.id: m for m in (await session.execute(stmt)).scalars()}
 
 
-async def pool(session: AsyncSession, programme_id: int, role: Role) -> Sequence[Membership]:
+async def pool(
+    session: AsyncSession, programme_id: int, role: Role,
+    participant_status: str = ParticipantStatus.ACTIVE,
+) -> Sequence[Membership]:
     """Who takes part in matching: unpaired mentees in base; mentors in base or paired
     (full ones too, so that "all full" can be told apart from "no mentor"). Nobody on
-    pause, unreachable or forgotten."""
+    pause, unreachable or forgotten (ask for `participant_status` to list the others)."""
     statuses = (MembershipStatus.IN_BASE,) if role == Role.MENTEE else MENTOR_POOL_STATUSES
     stmt = (
         select(Membership)
@@ -275,7 +278,7 @@ async def pool(session: AsyncSession, programme_id: int, role: Role) -> Sequence
             Membership.programme_id == programme_id,
             Membership.role == role,
             Membership.status.in_(statuses),
-            Participant.status == ParticipantStatus.ACTIVE,
+            Participant.status == participant_status,
         )
         .options(selectinload(Membership.participant))
         .order_by(Membership.id)
@@ -368,3 +371,19 @@ async def all_picks(session: AsyncSession, round_id: int) -> list[tuple[int, int
     ).where(MatchPreference.round_id == round_id)
     return [(a, b) for a, b in (await session.execute(stmt)).all()]
 
+
+
+async def active_of(session: AsyncSession, membership_ids: Collection[int]) -> Sequence[Pair]:
+    """Working pairs where any of these memberships is the mentee or the mentor."""
+    if not membership_ids:
+        return []
+    ids = list(membership_ids)
+    stmt = (
+        select(Pair)
+        .where(
+            Pair.status.in_(ACTIVE_PAIR_STATUSES),
+            Pair.mentee_membership_id.in_(ids) | Pair.mentor_membership_id.in_(ids),
+        )
+        .order_by(Pair.id)
+    )
+    return (await session.execute(stmt)).scalars().all()

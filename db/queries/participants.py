@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from db.models import Membership, MembershipStatus, Participant, Role
+from db.models import Membership, MembershipStatus, Participant, ParticipantStatus, Role
 
 LIVE_STATUSES = tuple(
     s for s in MembershipStatus if s not in (MembershipStatus.DECLINED, MembershipStatus.WITHDRAWN)
@@ -102,3 +102,14 @@ async def curators_of(session: AsyncSession, organisation_id: int) -> Sequence[P
         )
     )
     return (await session.execute(stmt)).scalars().all()
+
+
+async def mark_reachable(session: AsyncSession, participant: Participant) -> bool:
+    """The person wrote to the bot again: clear the "unreachable" flag that a 403 set
+    (scheduler/outbox.py sets Participant.status = "unreachable"). True if it changed;
+    the caller commits."""
+    if participant.status != ParticipantStatus.UNREACHABLE:
+        return False
+    participant.status = ParticipantStatus.ACTIVE
+    await session.flush()
+    return True

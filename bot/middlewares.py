@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.i18n import pick_language, translator
 from bot.roles import roles_of
 from db.fsm_storage import update_session
-from db.models import ParticipantStatus
 from db.queries import participants as q
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -87,9 +86,9 @@ class ParticipantMiddleware(BaseMiddleware):
         participant = None
         if user is not None:
             participant = await q.by_telegram_id(session, user.id)
-            if participant is not None and participant.status == ParticipantStatus.UNREACHABLE:
+            if participant is not None:
                 # They wrote to us (or unblocked the bot): messages reach them again.
-                participant.status = ParticipantStatus.ACTIVE
+                await q.mark_reachable(session, participant)
             # End the read transaction now: on SQLite every transaction holds the write lock.
             await session.commit()
         language = (

@@ -426,7 +426,7 @@ async def card(
         answers = q_responses.answer_map(response)
         lines = [f"<b>{escape(t.pick(questionnaire_.title))}</b>"]
         lines += [
-            f"• {escape(clip(t.pick(q.text), 80))}: <i>{answer_html(t, q, answers[q.id])}</i>"
+            f"• {escape(t.pick(q.label))}: <i>{answer_html(t, q, answers[q.id])}</i>"
             for q in questionnaire_.questions if q.id in answers
         ]
         blocks.append("\n".join(lines))

@@ -16,14 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.clock import Clock, SystemClock
 from bot.commands import set_default_commands
 from bot.config import Settings
+from bot.context import ContextMiddleware
 from bot.middlewares import (
     CallbackDeadlineMiddleware,
     ChatOrderMiddleware,
-    CommitBeforeRequestMiddleware,
     DbSessionMiddleware,
     KeepResponseTypesMiddleware,
     ParticipantMiddleware,
     SkipLateCallbackAnswers,
+    TransactionCheckMiddleware,
 )
 from bot.ratelimit import RetryAfterMiddleware
 from bot.services.consent import use_document as use_consent_document
@@ -58,7 +59,7 @@ def create_bot(settings: Settings) -> Bot:
     )
     session.middleware(KeepResponseTypesMiddleware())
     session.middleware(SkipLateCallbackAnswers())
-    session.middleware(CommitBeforeRequestMiddleware())
+    session.middleware(TransactionCheckMiddleware(strict=settings.strict_transactions))
     session.middleware(RetryAfterMiddleware())
     return Bot(
         token=settings.bot_token.get_secret_value(),
@@ -92,6 +93,7 @@ def create_dispatcher(
     dp.update.outer_middleware(DbSessionMiddleware(database.sessionmaker))
     dp.update.outer_middleware(dp.fsm)
     dp.update.outer_middleware(ParticipantMiddleware(settings.admin_ids))
+    dp.update.outer_middleware(ContextMiddleware())
     dp.include_routers(*get_routers())
     return dp
 

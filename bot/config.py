@@ -41,6 +41,8 @@ class Settings(DatabaseSettings):
     questionnaires_dir: Path | None = None
     # Another consent document (the default is bot/data/consent.yaml).
     consent_file: Path | None = None
+    # A developer check: fail any Telegram request made while a transaction is open.
+    strict_transactions: bool = False
 
     @field_validator("questionnaires_dir", "consent_file", mode="before")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import contextlib
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -20,6 +21,8 @@ from bot.i18n import pick_language, translator
 from bot.roles import roles_of
 from db.fsm_storage import update_session
 from db.queries import participants as q
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -100,14 +103,23 @@ class ParticipantMiddleware(BaseMiddleware):
         return await handler(event, data)
 
 
-class CommitBeforeRequestMiddleware(BaseRequestMiddleware):
-    """Ends the update's open transaction before any Telegram request.
+class OpenTransactionDuringRequest(AssertionError):
+    """A Telegram request was made while the update's transaction was still open."""
+
+
+class TransactionCheckMiddleware(BaseRequestMiddleware):
+    """Checks that no transaction is open while Telegram is called.
 
     On SQLite every transaction holds the database's single write lock; a handler that
-    replied while its transaction was open would hold that lock for a network round trip,
-    or for seconds while the flood limiter paces a burst. Handlers do their writes first
-    and reply after, so committing here keeps each write whole.
+    replied with its transaction open would hold that lock for a network round trip, or
+    for seconds while the flood limiter paces a burst. Handlers reply through `Ctx`, which
+    commits the update's work first (the one commit point). With `strict` (the tests) a
+    request inside an open transaction fails; in production it is logged and committed, so
+    a missed commit costs a warning, not a stalled database.
     """
+
+    def __init__(self, *, strict: bool) -> None:
+        self._strict = strict
 
     async def __call__(
         self,
@@ -117,6 +129,10 @@ class CommitBeforeRequestMiddleware(BaseRequestMiddleware):
     ) -> Response[Any]:
         session = update_session.get()
         if session is not None and session.in_transaction():
+            name = type(method).__name__
+            if self._strict:
+                raise OpenTransactionDuringRequest(f"{name} called inside an open transaction")
+            log.warning("%s called inside an open transaction; committing first", name)
             await session.commit()
         return await make_request(bot, method)
 

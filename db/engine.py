@@ -35,7 +35,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     # One connection: SQLite has one writer anyway, and the pool's queue hands the
     # connection to the next waiting transaction at once, in arrival order, where
     # SQLite's own busy handler would poll with sleeps. Transactions never span a
-    # Telegram request (CommitBeforeRequestMiddleware), so each holds it briefly.
+    # Telegram request (Ctx.commit, checked by TransactionCheckMiddleware), so each
+    # holds it briefly.
     engine = create_async_engine(
         url,
         echo=echo,

@@ -7,12 +7,37 @@ from typing import Final
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
 
-from bot.i18n import pick_language, translator
+from bot.i18n import Translator, pick_language, translator
+from bot.messaging import drop_buttons_of
+from bot.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
 router: Final[Router] = Router(name=__name__)
+
+
+@router.errors(ExceptionTypeFilter(ServiceError))
+async def on_domain_error(event: ErrorEvent, bot: Bot, t: Translator | None = None) -> bool:
+    """A refusal: the session middleware has rolled the update back; say why, in words."""
+    exc = event.exception
+    assert isinstance(exc, ServiceError)
+    update = event.update
+    query = update.callback_query
+    user = query.from_user if query else (update.message.from_user if update.message else None)
+    t = t or translator(pick_language(user.language_code if user else None))
+    text = t(exc.text_key(), **exc.params)
+    try:
+        if query is not None:
+            await bot.answer_callback_query(query.id, text[:200], show_alert=True)
+            if exc.stale:
+                await drop_buttons_of(bot, query.message)
+        elif update.message is not None:
+            await bot.send_message(update.message.chat.id, text)
+    except TelegramAPIError as api_error:
+        log.warning("could not explain %s: %s", exc.code, type(api_error).__name__)
+    return True
 
 
 @router.errors()

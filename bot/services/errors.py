@@ -6,6 +6,15 @@ from typing import Any
 
 
 class ServiceError(Exception):
+    """A refusal the person should read: `errors.<code>` with its parameters.
+
+    Raised out of a handler, it is answered by the error router (handlers/errors.py): the
+    update's transaction is rolled back and the person gets the text.
+    """
+
+    # A button pressed on something that no longer allows it: its keyboard is removed too.
+    stale = False
+
     def __init__(self, code: str, **params: Any) -> None:
         super().__init__(code)
         self.code = code
@@ -13,3 +22,9 @@ class ServiceError(Exception):
 
     def text_key(self) -> str:
         return f"errors.{self.code}"
+
+
+class StaleError(ServiceError):
+    """The object a button names has moved on: answer, and take the button away."""
+
+    stale = True

@@ -1,0 +1,117 @@
+"""One object per update: who acts, in which chat, with which texts, session and dialog.
+
+Handlers take a `Ctx` instead of a long list of injected values. Replies go through it,
+and it is the one place where the update's work is committed before Telegram is called:
+on SQLite every transaction holds the database's single write lock, so none may stay open
+across a network round trip (see `TransactionCheckMiddleware`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.fsm.context import FSMContext
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InaccessibleMessage,
+    InlineKeyboardMarkup,
+    Message,
+    TelegramObject,
+    User,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.i18n import Translator
+from bot.messaging import drop_buttons_of, edit_or_send
+from bot.services.questionnaires import Catalog
+from db.models import Participant, Role
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+@dataclass(slots=True)
+class Ctx:
+    """The update being handled, as the handlers need it."""
+
+    bot: Bot
+    user: User
+    chat_id: int
+    t: Translator
+    session: AsyncSession
+    state: FSMContext
+    catalog: Catalog
+    clock: Clock
+    settings: Settings
+    bot_username: str
+    participant: Participant | None
+    roles: frozenset[Role]
+
+    @property
+    def now(self) -> dt.datetime:
+        return self.clock.now()
+
+    async def commit(self) -> None:
+        """The update's unit of work: everything written so far, kept as one."""
+        if self.session.in_transaction():
+            await self.session.commit()
+
+    async def send(self, text: str, reply_markup: Any = None) -> Message:
+        await self.commit()
+        return await self.bot.send_message(self.chat_id, text, reply_markup=reply_markup)
+
+    async def send_document(self, content: bytes, filename: str, caption: str) -> Message:
+        await self.commit()
+        return await self.bot.send_document(
+            self.chat_id, BufferedInputFile(content, filename=filename), caption=caption
+        )
+
+    async def edit(
+        self, message_id: int | None, text: str, reply_markup: InlineKeyboardMarkup | None = None
+    ) -> int:
+        """Edit a message in place (a repeat is no error), or send a new one."""
+        await self.commit()
+        return await edit_or_send(
+            self.bot, self.chat_id, text, message_id=message_id, reply_markup=reply_markup
+        )
+
+    async def drop_buttons(self, message: Message | InaccessibleMessage | None) -> None:
+        await self.commit()
+        await drop_buttons_of(self.bot, message)
+
+    async def answer(
+        self, query: CallbackQuery, text: str | None = None, *, alert: bool = False
+    ) -> None:
+        await self.commit()
+        await query.answer(text, show_alert=alert)
+
+
+class ContextMiddleware(BaseMiddleware):
+    """Builds the update's `Ctx` from what the outer middlewares prepared."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        chat = data.get("event_chat")
+        state: FSMContext | None = data.get("state")
+        if user is not None and state is not None:
+            data["ctx"] = Ctx(
+                bot=data["bot"],
+                user=user,
+                chat_id=chat.id if chat is not None else user.id,
+                t=data["t"],
+                session=data["session"],
+                state=state,
+                catalog=data["catalog"],
+                clock=data["clock"],
+                settings=data["settings"],
+                bot_username=data["bot_username"],
+                participant=data.get("participant"),
+                roles=data["roles"],
+            )
+        return await handler(event, data)

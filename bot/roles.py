@@ -24,10 +24,10 @@ class CuratorAccess(StrEnum):
 def curator_access(membership: Membership) -> CuratorAccess:
     if membership.role != Role.CURATOR or membership.status in _INACTIVE:
         return CuratorAccess.NONE
-    if membership.confirmed_at is not None:
-        return CuratorAccess.ACTIVE
     if membership.status == MembershipStatus.CONSENT_PENDING:
         return CuratorAccess.TERMS
+    if membership.confirmed_at is not None:
+        return CuratorAccess.ACTIVE
     return CuratorAccess.AWAITING
 
 

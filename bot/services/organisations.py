@@ -183,9 +183,16 @@ def deep_link(bot_username: str, code: str) -> str:
     return f"https://t.me/{bot_username}?start={code}"
 
 
+# A programme is often entered after the school year began, so a recent start is normal;
+# one already over, or begun more than this long ago, is most likely a typo.
+PAST_START_GRACE = dt.timedelta(days=365)
+
+
 def past_dates(start: dt.date, end: dt.date, today: dt.date) -> list[dt.date]:
-    """The programme's dates that are already behind `today` (the creator confirms them)."""
-    return [day for day in (start, end) if day < today]
+    """The dates to confirm with the creator: [] when the programme's dates look current."""
+    if end < today or start < today - PAST_START_GRACE:
+        return [day for day in (start, end) if day < today]
+    return []
 
 
 def today_in(timezone: str, now: dt.datetime) -> dt.date:

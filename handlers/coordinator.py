@@ -7,6 +7,7 @@ coordinator button carries its own role filter and the services re-check rights 
 
 from __future__ import annotations
 
+import datetime as dt
 from html import escape
 from typing import Final
 
@@ -38,6 +39,7 @@ router.message.filter(HasRole(Role.COORDINATOR))
 
 IS_COORDINATOR = HasRole(Role.COORDINATOR)
 INVITES_SHOWN = 3
+MENU_FIRST = dt.timedelta(seconds=2)
 
 
 class NewOrg(StatesGroup):
@@ -334,7 +336,9 @@ async def curator_confirm(
         ct = translator(curator.language)
         granted = decision == access.Decision.CONFIRMED
         await enqueue(
+            # A moment later than the menu update below, so the menu is ready when it arrives.
             session, chat_id=curator.telegram_id, now=clock.now(),
+            not_before=clock.now() + MENU_FIRST,
             text=ct("curator_access.granted" if granted else "curator_access.refused",
                     org=escape(org_name)),
             key=f"curator-decision:{membership.id}",

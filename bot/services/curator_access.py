@@ -72,7 +72,8 @@ async def accept_terms(
 ) -> None:
     """The curator's own consent and confidentiality undertaking; access still waits."""
     _check_terms_open(membership)
-    participant = membership.participant
+    participant = await session.get(Participant, membership.participant_id)
+    assert participant is not None
     participant.age_group = participant.age_group or AgeGroup.ADULT
     participant.tg_first_name = first_name
     participant.tg_username = username

@@ -16,7 +16,9 @@ from bot.services.consent import CURATOR, current_document
 from keyboards.coordinator import CuratorTermsCb, TermsAnswer, two
 
 
-async def send_terms(bot: Bot, chat_id: int, t: Translator, org_name: str, membership_id: int) -> None:
+async def send_terms(
+    bot: Bot, chat_id: int, t: Translator, org_name: str, membership_id: int
+) -> None:
     document = current_document()
     title = document.title(CURATOR, t.language)
     text = document.text(CURATOR, t.language, org_name)

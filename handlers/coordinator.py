@@ -297,7 +297,8 @@ async def curator_terms(
             await enqueue(
                 session, chat_id=approver.telegram_id,
                 text=at("curator_access.request", name=escape(_person(membership)),
-                        org=escape(membership.organisation.name), no=membership.invite_id or "—"),
+                        org=escape(membership.organisation.name),
+                        no=membership.invite_id or "—"),
                 reply_markup=buttons, now=clock.now(),
                 key=f"curator-request:{membership.id}:{approver.telegram_id}",
             )

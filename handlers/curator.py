@@ -10,7 +10,7 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -120,7 +120,7 @@ async def new_programme(
     await message.answer(t("curator.ask_programme_name"))
 
 
-async def _orgs_keyboard(session: AsyncSession, org_ids: list[int]):  # type: ignore[no-untyped-def]
+async def _orgs_keyboard(session: AsyncSession, org_ids: list[int]) -> InlineKeyboardMarkup:
     items = [await q_orgs.get_org(session, org_id) for org_id in org_ids]
     return column([(f"#{o.id} {o.name}", NewProgOrgCb(o=o.id)) for o in items if o is not None])
 

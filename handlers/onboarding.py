@@ -255,7 +255,9 @@ async def open_code(
                    bot_username, clock.now())
 
 
-async def _curator_joined(bot: Bot, chat_id: int, t: Translator, membership: Membership) -> None:
+async def _curator_joined(
+    bot: Bot, chat_id: int, t: Translator, membership: Membership
+) -> None:
     """Curators get their own terms and wait for the inviter's confirmation (coordinator.py)."""
     access = curator_access(membership)
     if access == CuratorAccess.TERMS:

@@ -20,7 +20,9 @@ def _code(text: str) -> str:
     return text.split("start=", 1)[1].split()[0]
 
 
-async def test_coordinator_defects(fake_telegram: FakeTelegram, bot_process, tmp_path: Path) -> None:
+async def test_coordinator_defects(
+    fake_telegram: FakeTelegram, bot_process, tmp_path: Path
+) -> None:
     db_path = tmp_path / "bot.db"
     await bot_process({"ADMIN_IDS": str(COORDINATOR)})
     coordinator = fake_telegram.user(COORDINATOR, first_name="Координатор")

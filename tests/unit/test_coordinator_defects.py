@@ -219,7 +219,9 @@ async def app(tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, Bot, object, 
         await fake.stop()
 
 
-async def _say(fake: FakeTelegram, bot: Bot, dp, user_id: int, text: str) -> str:  # type: ignore[no-untyped-def]
+async def _say(  # type: ignore[no-untyped-def]
+    fake: FakeTelegram, bot: Bot, dp, user_id: int, text: str
+) -> str:
     user = fake.user(user_id)
     await user.send(text)
     raw = fake.pending_updates[-1]
@@ -236,8 +238,8 @@ async def test_orgs_lists_without_creating_and_pages(app) -> None:  # type: igno
     fake, bot, dp, database = app
     async with database.sessionmaker() as s:
         for i in range(orgs.ORGS_PAGE_SIZE * 3 + 1):
-            s.add(Organisation(name=f"Муниципальная общеобразовательная школа № {i + 1} " + "x" * 140,
-                               timezone="Europe/Moscow"))
+            name = f"Муниципальная общеобразовательная школа № {i + 1} " + "x" * 140
+            s.add(Organisation(name=name, timezone="Europe/Moscow"))
         await s.commit()
     for _ in range(2):
         text = await _say(fake, bot, dp, ADMIN, "/orgs")
@@ -245,9 +247,10 @@ async def test_orgs_lists_without_creating_and_pages(app) -> None:  # type: igno
     assert await _count(database, Invite) == 0
     assert "стр. 4/4" in await _say(fake, bot, dp, ADMIN, "/orgs 4")
     assert "Такой страницы нет" in await _say(fake, bot, dp, ADMIN, "/orgs 5")
-    assert "целым положительным" in await _say(fake, bot, dp, ADMIN, "/orgs 99999999999999999999")
-    assert "/curatorinvite 3" in await _say(fake, bot, dp, ADMIN, "/curatorinvite 99999999999999999999")
-    assert "не найдена" in await _say(fake, bot, dp, ADMIN, "/revoke 99999999999999999999")
+    huge = "99999999999999999999"
+    assert "целым положительным" in await _say(fake, bot, dp, ADMIN, f"/orgs {huge}")
+    assert "/curatorinvite 3" in await _say(fake, bot, dp, ADMIN, f"/curatorinvite {huge}")
+    assert "не найдена" in await _say(fake, bot, dp, ADMIN, f"/revoke {huge}")
     made = await _say(fake, bot, dp, ADMIN, "/curatorinvite 2")
     assert "№ 1" in made and "одноразовое" in made and "start=" in made
     assert await _count(database, Invite) == 1

@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     inv = sub.add_parser("invite", help="make an invitation link")
     inv.add_argument("--programme", required=True, type=int)
     inv.add_argument("--role", required=True, choices=["mentee", "mentor", "curator"])
-    inv.add_argument("--ttl-days", type=int, default=30, help="0: never expires")
+    inv.add_argument("--ttl-days", type=int, default=30,
+                     help="0: never expires; curator links: single use, at most 7 days")
     inv.add_argument("--bot-username", default=os.environ.get("BOT_USERNAME"),
                      help="for the link; default: BOT_USERNAME or asked from Telegram")
 

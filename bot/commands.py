@@ -1,4 +1,4 @@
-"""Per-role command menus (setMyCommands with chat scope)."""
+"""Per-role command menus (setMyCommands with chat scope) and who may use which command."""
 
 from __future__ import annotations
 
@@ -14,21 +14,40 @@ from db.models import Role
 log = logging.getLogger(__name__)
 
 GUEST = ("start", "help", "cancel")
-MEMBER = ("me", "questionnaire", "help", "cancel", "forget")
+PARTICIPANT = ("questionnaire",)  # mentees and mentors
+PERSONAL = ("me", "forget")  # anyone who gave the bot personal data
+GENERAL = ("help", "cancel")
 CURATOR = (
     "programmes", "newprogramme", "invite", "mentees", "mentors", "match", "pairs", "pair",
     "unpair", "preferences",
 )
-COORDINATOR = ("neworg", "orgs")
+COORDINATOR = ("neworg", "orgs", "curatorinvite")
+# Commands that answer only a curator (or a coordinator); the fallback says so to others.
+CURATOR_ONLY = frozenset(CURATOR) | {"revoke", "paperconsent"}
+COORDINATOR_ONLY = frozenset(COORDINATOR)
 
 
 def commands_for(roles: frozenset[Role]) -> tuple[str, ...]:
-    names: list[str] = list(MEMBER if roles else GUEST)
-    if Role.CURATOR in roles or Role.COORDINATOR in roles:
-        names += CURATOR
+    """The highest role's commands first: a coordinator sees /neworg, not /forget, on top."""
+    if not roles:
+        return GUEST
+    names: list[str] = []
     if Role.COORDINATOR in roles:
         names += COORDINATOR
+    if Role.CURATOR in roles or Role.COORDINATOR in roles:
+        names += CURATOR
+    if roles & {Role.MENTEE, Role.MENTOR}:
+        names += PARTICIPANT
+    if roles & {Role.MENTEE, Role.MENTOR, Role.CURATOR}:
+        names += PERSONAL
+    names += GENERAL
     return tuple(dict.fromkeys(names))
+
+
+def command_name(text: str | None) -> str:
+    """"/Match@my_bot 12" -> "match"."""
+    head = (text or "").split(maxsplit=1)[0] if (text or "").strip() else ""
+    return head.lstrip("/").split("@", 1)[0].lower()
 
 
 def _build(names: tuple[str, ...], language: str) -> list[BotCommand]:

@@ -275,6 +275,9 @@ class Membership(Base):
     invite_id: Mapped[int | None] = mapped_column(Integer)  # the invite used; no FK (cycle)
     full_cycle_at: Mapped[dt.datetime | None] = mapped_column()
     full_cycle_by: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
+    # A curator's access starts when the inviter confirms them (after the curator's terms).
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column()
+    confirmed_by: Mapped[int | None] = mapped_column(Integer)  # participant id; no FK (cycle)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

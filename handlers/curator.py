@@ -11,7 +11,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +33,7 @@ from db.queries import participants as q_people
 from db.queries import responses as q_responses
 from keyboards.callbacks import CardCb, NewProgFormCb, PeopleCb, ProgrammeCb, StartQCb
 from keyboards.common import column, short
+from keyboards.coordinator import DatesAnswer, NewProgDatesCb, NewProgOrgCb, two
 
 router: Final[Router] = Router(name=__name__)
 router.message.filter(HasRole(Role.CURATOR, Role.COORDINATOR))
@@ -42,10 +43,12 @@ FORMS = [f.value for f in Form]
 
 
 class NewProgramme(StatesGroup):
+    org = State()  # asked only when the creator has several organisations
     name = State()
     forms = State()
     start = State()
     end = State()
+    confirm = State()  # dates in the past, confirmed with a button
 
 
 async def _scope(session: AsyncSession, participant: Participant | None, roles: frozenset[Role]) -> list[int]:
@@ -126,12 +129,45 @@ async def new_programme(
     message: Message, t: Translator, session: AsyncSession, state: FSMContext,
     participant: Participant | None, roles: frozenset[Role],
 ) -> None:
-    if not await _scope(session, participant, roles):
+    org_ids = await _scope(session, participant, roles)
+    if not org_ids:
         await message.answer(t("curator.no_org"))
         return
+    if len(org_ids) > 1:
+        await state.set_state(NewProgramme.org)
+        await state.set_data({})
+        await message.answer(t("curator.ask_org"),
+                             reply_markup=await _orgs_keyboard(session, org_ids))
+        return
     await state.set_state(NewProgramme.name)
-    await state.set_data({})
+    await state.set_data({"org_id": org_ids[0]})
     await message.answer(t("curator.ask_programme_name"))
+
+
+async def _orgs_keyboard(session: AsyncSession, org_ids: list[int]) -> InlineKeyboardMarkup:
+    items = [await q_orgs.get_org(session, org_id) for org_id in org_ids]
+    return column([(f"#{o.id} {o.name}", NewProgOrgCb(o=o.id)) for o in items if o is not None])
+
+
+@router.callback_query(StateFilter(NewProgramme.org), NewProgOrgCb.filter())
+async def new_programme_org(
+    query: CallbackQuery, callback_data: NewProgOrgCb, bot: Bot, t: Translator,
+    session: AsyncSession, state: FSMContext, participant: Participant | None,
+    roles: frozenset[Role],
+) -> None:
+    org = await q_orgs.get_org(session, callback_data.o)
+    if org is None or org.id not in await _scope(session, participant, roles):
+        await query.answer(t("common.stale_button"))
+        return
+    await state.update_data(org_id=org.id)
+    await state.set_state(NewProgramme.name)
+    await query.answer()
+    assert query.message is not None
+    await bot.edit_message_text(
+        t("curator.org_chosen", name=escape(org.name)), chat_id=query.message.chat.id,
+        message_id=query.message.message_id,
+    )
+    await bot.send_message(query.message.chat.id, t("curator.ask_programme_name"))
 
 
 @router.message(StateFilter(NewProgramme.name), F.text, ~F.text.startswith("/"))
@@ -209,7 +245,7 @@ async def new_programme_start(message: Message, t: Translator, state: FSMContext
 @router.message(StateFilter(NewProgramme.end), F.text, ~F.text.startswith("/"))
 async def new_programme_end(
     message: Message, t: Translator, state: FSMContext, session: AsyncSession,
-    participant: Participant | None, roles: frozenset[Role],
+    participant: Participant | None, roles: frozenset[Role], clock: Clock,
 ) -> None:
     end = _parse_date(message.text or "")
     if end is None:
@@ -217,36 +253,81 @@ async def new_programme_end(
         return
     data = await state.get_data()
     org_ids = await _scope(session, participant, roles)
-    if not org_ids:
+    org_id = data.get("org_id") or (org_ids[0] if len(org_ids) == 1 else None)
+    org = await q_orgs.get_org(session, org_id) if org_id else None
+    if org is None or org.id not in org_ids:
         await state.clear()
         await message.answer(t("curator.no_org"))
         return
+    start = dt.date.fromisoformat(data["start"])
+    past = orgs.past_dates(start, end, orgs.today_in(org.timezone, clock.now()))
+    if end >= start and past:
+        await state.update_data(end=end.isoformat())
+        await state.set_state(NewProgramme.confirm)
+        await message.answer(
+            t("curator.past_dates", dates=", ".join(f"{day:%d.%m.%Y}" for day in past)),
+            reply_markup=two(
+                (t("curator.past_dates_keep"), NewProgDatesCb(a=DatesAnswer.KEEP)),
+                (t("curator.past_dates_change"), NewProgDatesCb(a=DatesAnswer.CHANGE)),
+            ),
+        )
+        return
     user = message.from_user
     assert user is not None
-    me = await q_people.get_or_create(session, user.id, t.language)
-    org_id = org_ids[0]
-    if me.current_programme_id:
-        current = await q_orgs.get_programme(session, me.current_programme_id)
-        if current is not None and current.organisation_id in org_ids:
-            org_id = current.organisation_id
+    reply = await _create_programme(session, state, t, user.id, org.id, data, end)
+    await message.answer(reply)
+
+
+async def _create_programme(
+    session: AsyncSession, state: FSMContext, t: Translator, user_id: int, org_id: int,
+    data: dict, end: dt.date,  # type: ignore[type-arg]
+) -> str:
+    me = await q_people.get_or_create(session, user_id, t.language)
     try:
         programme = await orgs.create_programme(
             session, org_id, data["name"], data["forms"], dt.date.fromisoformat(data["start"]),
             end, actor_id=me.id,
         )
     except ServiceError as exc:
-        await message.answer(t(exc.text_key(), **exc.params))
-        return
+        return t(exc.text_key(), **exc.params)
     me.current_programme_id = programme.id
     await session.commit()
     await state.clear()
-    await message.answer(t("curator.programme_created", id=programme.id, name=escape(programme.name)))
+    return t("curator.programme_created", id=programme.id, name=escape(programme.name))
+
+
+@router.callback_query(StateFilter(NewProgramme.confirm), NewProgDatesCb.filter())
+async def new_programme_past_dates(
+    query: CallbackQuery, callback_data: NewProgDatesCb, bot: Bot, t: Translator,
+    state: FSMContext, session: AsyncSession, participant: Participant | None,
+    roles: frozenset[Role],
+) -> None:
+    data = await state.get_data()
+    assert query.message is not None
+    chat_id = query.message.chat.id
+    await query.answer()
+    await bot.edit_message_reply_markup(
+        chat_id=chat_id, message_id=query.message.message_id, reply_markup=None
+    )
+    if callback_data.a == DatesAnswer.CHANGE:
+        await state.set_state(NewProgramme.start)
+        await bot.send_message(chat_id, t("curator.ask_start"))
+        return
+    if data.get("org_id") not in await _scope(session, participant, roles):
+        await state.clear()
+        await bot.send_message(chat_id, t("curator.no_org"))
+        return
+    reply = await _create_programme(session, state, t, query.from_user.id, data["org_id"], data,
+                                    dt.date.fromisoformat(data["end"]))
+    await bot.send_message(chat_id, reply)
 
 
 @router.message(StateFilter(NewProgramme), ~F.text.startswith("/"))
 async def new_programme_other(message: Message, t: Translator, state: FSMContext) -> None:
     current = await state.get_state()
     key = {
+        NewProgramme.org.state: "curator.ask_org",
+        NewProgramme.confirm.state: "common.use_buttons",
         NewProgramme.name.state: "curator.ask_programme_name",
         NewProgramme.forms.state: "curator.ask_forms",
         NewProgramme.start.state: "curator.ask_start",

@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.commands import set_user_commands
 from bot.config import Settings
+from bot.curator_terms import send_terms as send_curator_terms
 from bot.i18n import Translator, translator
 from bot.messaging import drop_buttons_of
-from bot.roles import roles_of
+from bot.roles import CuratorAccess, curator_access, roles_of
 from bot.services import onboarding
 from bot.services.consent import current_document
 from bot.services.errors import ServiceError
@@ -27,7 +28,15 @@ from bot.services.onboarding import Next
 from bot.services.organisations import deep_link
 from bot.services.outbox import enqueue
 from bot.services.questionnaires import Catalog
-from db.models import AgeGroup, Invite, InviteKind, Membership, MembershipStatus, Participant
+from db.models import (
+    AgeGroup,
+    Invite,
+    InviteKind,
+    Membership,
+    MembershipStatus,
+    Participant,
+    Role,
+)
 from db.queries import organisations as q_orgs
 from db.queries import participants as q_people
 from handlers import questionnaire
@@ -129,6 +138,8 @@ async def _do_step(
         await bot.send_message(
             chat_id, t("age.ask", org=escape(org_name)), reply_markup=column(ages)
         )
+    elif step == Next.CONSENT and membership.role == Role.CURATOR:
+        await send_curator_terms(bot, chat_id, t, org_name, membership.id)
     elif step == Next.CONSENT:
         await _send_consent(bot, chat_id, t, "self", org_name, _consent_buttons(t, membership.id))
     elif step == Next.GUARDIAN:
@@ -249,6 +260,9 @@ async def open_code(
             programme=escape(membership.programme.name if membership.programme else ""),
         )
     )
+    if membership.role == Role.CURATOR:
+        await _curator_joined(bot, message.chat.id, t, membership)
+        return
     if joined.next == Next.READY:
         participant = await q_people.by_telegram_id(session, user.id)
         await session.commit()
@@ -260,6 +274,19 @@ async def open_code(
         return
     await _do_step(bot, message.chat.id, t, session, catalog, membership, joined.next, state,
                    bot_username, clock.now())
+
+
+async def _curator_joined(
+    bot: Bot, chat_id: int, t: Translator, membership: Membership
+) -> None:
+    """Curators get their own terms and wait for the inviter's confirmation (coordinator.py)."""
+    access = curator_access(membership)
+    if access == CuratorAccess.TERMS:
+        await send_curator_terms(bot, chat_id, t, membership.organisation.name, membership.id)
+    elif access == CuratorAccess.AWAITING:
+        await bot.send_message(chat_id, t("curator_access.awaiting"))
+    else:
+        await bot.send_message(chat_id, t("onboarding.ready_curator"))
 
 
 @router.callback_query(AgeCb.filter())

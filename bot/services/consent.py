@@ -32,13 +32,19 @@ def _pick(node: dict[str, str], language: str) -> str:
     return node.get(language) or node["ru"]
 
 
+SELF, GUARDIAN, CURATOR = "self", "guardian", "curator"
+
+
 def load_document(path: Path = CONSENT_FILE) -> ConsentDocument:
     with open(path, encoding="utf-8") as fh:
         raw = yaml.safe_load(fh)
-    return ConsentDocument(
-        version=int(raw["version"]),
-        sections={kind: raw[kind] for kind in ("self", "guardian")},
-    )
+    sections = {kind: raw[kind] for kind in (SELF, GUARDIAN)}
+    if CURATOR in raw:
+        sections[CURATOR] = raw[CURATOR]
+    elif path != CONSENT_FILE:
+        # A custom participants' consent file may leave the curator's terms to ours.
+        sections[CURATOR] = load_document(CONSENT_FILE).sections[CURATOR]
+    return ConsentDocument(version=int(raw["version"]), sections=sections)
 
 
 _document_path: list[Path] = [CONSENT_FILE]

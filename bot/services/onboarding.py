@@ -94,9 +94,19 @@ async def join(
         await session.flush()
     elif membership.status in (MembershipStatus.DECLINED, MembershipStatus.WITHDRAWN):
         membership.status = MembershipStatus.CONSENT_PENDING
+        if role == Role.CURATOR:
+            _rejoin_curator(membership, invite)
     if role == Role.CURATOR and invite.programme_id is not None:
         participant.current_programme_id = invite.programme_id
     return Joined(membership, await next_step(session, membership, participant), is_new)
+
+
+def _rejoin_curator(membership: Membership, invite: Invite) -> None:
+    """A returning curator uses up the new link and is confirmed afresh by its maker."""
+    membership.invite_id = invite.id
+    membership.confirmed_at = None
+    membership.confirmed_by = None
+    invite.uses += 1
 
 
 async def next_step(

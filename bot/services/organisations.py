@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.ids import MAX_ID
 from bot.services.errors import ServiceError
 from db.models import Form, Invite, InviteKind, Organisation, Programme
 from db.queries import audit
@@ -16,6 +18,10 @@ from db.queries import organisations as q
 
 CODE_BYTES = 12  # 16 url-safe characters, 96 bits: not guessable
 GUARDIAN_PREFIX = "g"
+# A curator invitation opens participants' data (after the curator's terms and the
+# inviter's confirmation): it is short-lived and single-use unless a small number is stated.
+CURATOR_TTL_DAYS = 7
+CURATOR_MAX_USES = 5
 
 
 def parse_forms(raw: str | Iterable[str]) -> list[str]:
@@ -117,6 +123,9 @@ async def create_invite(
         raise ServiceError("org_not_found", id=organisation_id)
     if kind in (InviteKind.MENTEE, InviteKind.MENTOR) and programme_id is None:
         raise ServiceError("programme_required")
+    if kind == InviteKind.CURATOR:
+        ttl_days = min(ttl_days or CURATOR_TTL_DAYS, CURATOR_TTL_DAYS)
+        max_uses = min(max(max_uses or 1, 1), CURATOR_MAX_USES)
     invite = Invite(
         code=new_code(kind),
         kind=kind,
@@ -142,6 +151,8 @@ async def revoke_invite(
     session: AsyncSession, invite_id: int, *, now: dt.datetime, actor_id: int | None,
     allowed_org_ids: Iterable[int] | None = None,
 ) -> Invite:
+    if not 1 <= invite_id <= MAX_ID:  # beyond the integer column: no such invite
+        raise ServiceError("invite_not_found")
     invite = await session.get(Invite, invite_id)
     if invite is None or (
         allowed_org_ids is not None and invite.organisation_id not in set(allowed_org_ids)
@@ -170,3 +181,66 @@ def check_usable(invite: Invite | None, now: dt.datetime) -> Invite:
 
 def deep_link(bot_username: str, code: str) -> str:
     return f"https://t.me/{bot_username}?start={code}"
+
+
+# A programme is often entered after the school year began, so a recent start is normal;
+# one already over, or begun more than this long ago, is most likely a typo.
+PAST_START_GRACE = dt.timedelta(days=365)
+
+
+def past_dates(start: dt.date, end: dt.date, today: dt.date) -> list[dt.date]:
+    """The dates to confirm with the creator: [] when the programme's dates look current."""
+    if end < today or start < today - PAST_START_GRACE:
+        return [day for day in (start, end) if day < today]
+    return []
+
+
+def today_in(timezone: str, now: dt.datetime) -> dt.date:
+    try:
+        return now.astimezone(ZoneInfo(timezone)).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        return now.date()
+
+
+ORGS_PAGE_SIZE = 8
+
+
+@dataclass(frozen=True, slots=True)
+class OrgRow:
+    organisation: Organisation
+    curators: int
+    open_invites: list[Invite]
+
+
+async def orgs_page(
+    session: AsyncSession, page_no: int, *, now: dt.datetime, size: int = ORGS_PAGE_SIZE
+) -> tuple[list[OrgRow], int]:
+    """One page of organisations with their curators and open curator invitations.
+
+    Reads only: listing never creates invitations. Raises for a page out of range.
+    """
+    total = await q.count_orgs(session)
+    pages = max(1, -(-total // size))
+    if not 0 <= page_no < pages:
+        raise ServiceError("page_out_of_range", pages=pages)
+    items = await q.orgs_slice(session, offset=page_no * size, limit=size)
+    ids = [org.id for org in items]
+    curators = await q.curator_counts(session, ids)
+    invites = await q.open_curator_invites(session, ids, now)
+    rows = [
+        OrgRow(org, curators.get(org.id, 0), [i for i in invites if i.organisation_id == org.id])
+        for org in items
+    ]
+    return rows, pages
+
+
+async def curator_invite(
+    session: AsyncSession, org_id: int, *, now: dt.datetime, actor_id: int | None
+) -> Invite:
+    """A fresh single-use curator invitation, made only when someone asks for one."""
+    if not 1 <= org_id <= MAX_ID or await q.get_org(session, org_id) is None:
+        raise ServiceError("org_not_found", id=org_id)
+    return await create_invite(
+        session, kind=InviteKind.CURATOR, now=now, ttl_days=CURATOR_TTL_DAYS,
+        organisation_id=org_id, actor_id=actor_id, max_uses=1,
+    )

@@ -5,11 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from db.models import Invite, InviteKind, Organisation, Programme
+from db.models import (
+    Invite,
+    InviteKind,
+    Membership,
+    MembershipStatus,
+    Organisation,
+    Programme,
+    Role,
+)
 
 
 async def get_org(session: AsyncSession, org_id: int) -> Organisation | None:
@@ -18,6 +26,50 @@ async def get_org(session: AsyncSession, org_id: int) -> Organisation | None:
 
 async def all_orgs(session: AsyncSession) -> Sequence[Organisation]:
     return (await session.execute(select(Organisation).order_by(Organisation.id))).scalars().all()
+
+
+async def count_orgs(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count(Organisation.id)))).scalar_one())
+
+
+async def orgs_slice(session: AsyncSession, *, offset: int, limit: int) -> Sequence[Organisation]:
+    stmt = select(Organisation).order_by(Organisation.id).offset(offset).limit(limit)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def curator_counts(session: AsyncSession, org_ids: Sequence[int]) -> dict[int, int]:
+    """Confirmed curators per organisation."""
+    stmt = (
+        select(Membership.organisation_id, func.count(Membership.id))
+        .where(
+            Membership.organisation_id.in_(org_ids),
+            Membership.role == Role.CURATOR,
+            Membership.status.not_in((MembershipStatus.DECLINED, MembershipStatus.WITHDRAWN)),
+            Membership.confirmed_at.is_not(None),
+        )
+        .group_by(Membership.organisation_id)
+    )
+    return {org_id: int(n) for org_id, n in (await session.execute(stmt)).all()}
+
+
+async def open_curator_invites(
+    session: AsyncSession, org_ids: Sequence[int], now: dt.datetime
+) -> list[Invite]:
+    """Curator invitations still usable: not revoked, not expired, uses left."""
+    stmt = (
+        select(Invite)
+        .where(
+            Invite.organisation_id.in_(org_ids),
+            Invite.kind == InviteKind.CURATOR,
+            Invite.revoked_at.is_(None),
+        )
+        .order_by(Invite.id)
+    )
+    return [
+        invite for invite in (await session.execute(stmt)).scalars()
+        if (invite.expires_at is None or invite.expires_at > now)
+        and (invite.max_uses is None or invite.uses < invite.max_uses)
+    ]
 
 
 async def get_programme(session: AsyncSession, programme_id: int) -> Programme | None:

@@ -69,6 +69,7 @@ async def curator_org_ids(session: AsyncSession, participant_id: int) -> list[in
         Membership.participant_id == participant_id,
         Membership.role == Role.CURATOR,
         Membership.status.in_(LIVE_STATUSES),
+        Membership.confirmed_at.is_not(None),  # access starts when the inviter confirms
     )
     return list((await session.execute(stmt)).scalars())
 
@@ -99,6 +100,7 @@ async def curators_of(session: AsyncSession, organisation_id: int) -> Sequence[P
             Membership.organisation_id == organisation_id,
             Membership.role == Role.CURATOR,
             Membership.status.in_(LIVE_STATUSES),
+            Membership.confirmed_at.is_not(None),
         )
     )
     return (await session.execute(stmt)).scalars().all()

@@ -63,12 +63,18 @@ async def test_forget_erases_personal_data_and_keeps_counts(
 ) -> None:
     db_path = tmp_path / "bot.db"
     setup = flows.setup_programme(db_path)
-    await bot_process()
+    await bot_process({"ADMIN_IDS": "4199"})
     catalog = flows.catalog()
+    coordinator = fake_telegram.user(4199, first_name="Координатор")
+    await coordinator.send("/start")  # the bot may write only to those who started it
+    await coordinator.wait_message("координатор")
     curator = fake_telegram.user(4100, first_name="Куратор")
     await curator.send(f"/start {setup['curator']}")
     await curator.press("✅ Даю согласие", await flows.consent_message(curator))
-    await curator.wait_message("Команды куратора")
+    # a curator joining by an admin CLI link is confirmed by a coordinator
+    request = await coordinator.wait_message("условия куратора", timeout=20)
+    await coordinator.press("✅ Подтвердить доступ", request)
+    await curator.wait_message("Команды куратора", timeout=20)
 
     keeper = fake_telegram.user(4101, first_name="Остап", username="ostap_keeps")
     await join_adult(keeper, setup["mentee"])

@@ -38,11 +38,14 @@ async def test_coordinator_to_curator_to_mentee_base(
 
     curator = fake_telegram.user(7002, first_name="Ксения", username="ksenia_cur")
     await curator.send("/mentees")
-    assert "Не знаю такой команды" in (await curator.wait_message()).text  # not a curator yet
+    assert "только кураторам" in (await curator.wait_message()).text  # not a curator yet
     await curator.send(f"/start {curator_code}")
     await curator.wait_message("вы — куратор")
     await curator.press("✅ Даю согласие", await flows.consent_message(curator))
-    await curator.wait_message("Команды куратора")
+    # Access starts when the coordinator who made the link confirms the curator.
+    request = await coordinator.wait_message("условия куратора", timeout=20)
+    await coordinator.press("✅ Подтвердить доступ", request)
+    await curator.wait_message("Команды куратора", timeout=20)
     menu = {c["command"] for c in fake_telegram.commands_for(curator.id)}
     assert {"mentees", "mentors", "invite", "newprogramme"} <= menu
     # The single-use curator link cannot be reused by someone else.

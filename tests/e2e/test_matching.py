@@ -17,6 +17,7 @@ from tests.fakeapi.server import FakeUser
 
 pytestmark = pytest.mark.e2e
 
+COORDINATOR = 3999  # confirms curators who joined by admin CLI links
 APPROVE = "✅ Одобрить"
 REJECT = "❌ Отклонить"
 OUTBOX_WAIT = 20.0  # the outbox is drained every second
@@ -28,7 +29,12 @@ def db_path(tmp_path: Path) -> Path:
 
 
 def setup_programme(db_path: Path) -> dict[str, Any]:
-    return flows.setup_programme(db_path)
+    setup = flows.setup_programme(db_path)
+    # curator links are single-use: a second curator needs a link of their own
+    setup["curator2"] = flows.admin(
+        db_path, "invite", "--programme", str(setup["programme_id"]), "--role", "curator"
+    )["code"]
+    return setup
 
 
 async def register(
@@ -51,9 +57,18 @@ async def register(
     await user.wait_message("анкета заполнена", timeout=15)
 
 
-async def join_curator(user: FakeUser, code: str) -> None:
+async def join_curator(user: FakeUser, code: str, coordinator: FakeUser) -> None:
     await join_adult(user, code, age="")
-    await user.wait_message("Команды куратора")
+
+    def request() -> Any:
+        for message in reversed(coordinator.messages):
+            if user.first_name in message.text and message.buttons:
+                return message
+        return None
+
+    await coordinator.press("✅ Подтвердить доступ", await coordinator.wait_until(
+        request, OUTBOX_WAIT, "the curator access request"))
+    await user.wait_message("Команды куратора", timeout=OUTBOX_WAIT)
 
 
 def telegram_of(db_path: Path, membership_id: int) -> int:
@@ -70,7 +85,10 @@ async def test_match_approve_reject_introduce(
     fake_telegram: FakeTelegram, bot_process, db_path: Path
 ) -> None:
     setup = setup_programme(db_path)
-    await bot_process()
+    await bot_process({"ADMIN_IDS": str(COORDINATOR)})
+    coordinator = fake_telegram.user(COORDINATOR, first_name="Координатор")
+    await coordinator.send("/start")  # the bot may write only to those who started it
+    await coordinator.wait_message("координатор")
     mentees = [
         fake_telegram.user(3001 + i, first_name=f"Ученик{i}", username=f"mentee_{i}")
         for i in range(3)
@@ -86,7 +104,7 @@ async def test_match_approve_reject_introduce(
           for i, u in enumerate(mentees)),
         register(mentors[0], setup["mentor"], "mentor-student-student", "Наставник Первый", 2),
         register(mentors[1], setup["mentor"], "mentor-student-student", "Наставник Второй", 1),
-        join_curator(curator, setup["curator"]),
+        join_curator(curator, setup["curator"], coordinator),
     )
 
     await curator.send("/match")
@@ -208,7 +226,10 @@ async def test_parallel_approvals_hold_mentor_capacity(
     fake_telegram: FakeTelegram, bot_process, db_path: Path
 ) -> None:
     setup = setup_programme(db_path)
-    await bot_process()
+    await bot_process({"ADMIN_IDS": str(COORDINATOR)})
+    coordinator = fake_telegram.user(COORDINATOR, first_name="Координатор")
+    await coordinator.send("/start")  # the bot may write only to those who started it
+    await coordinator.wait_message("координатор")
     mentees = [fake_telegram.user(3201 + i, first_name=f"Ученик{i}") for i in range(2)]
     mentor = fake_telegram.user(3211, first_name="Наставник")
     first, second = (fake_telegram.user(3300 + i, first_name=f"Куратор{i}") for i in range(2))
@@ -216,8 +237,8 @@ async def test_parallel_approvals_hold_mentor_capacity(
         *(register(u, setup["mentee"], "mentee-student-student", f"Ученик Номер{i}")
           for i, u in enumerate(mentees)),
         register(mentor, setup["mentor"], "mentor-student-student", "Наставник Один", 2),
-        join_curator(first, setup["curator"]),
-        join_curator(second, setup["curator"]),
+        join_curator(first, setup["curator"], coordinator),
+        join_curator(second, setup["curator2"], coordinator),
     )
 
     # after a group meeting both sides pick; a mutual pick shows among the reasons

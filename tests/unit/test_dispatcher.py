@@ -60,7 +60,7 @@ async def test_help_depends_on_role(app) -> None:  # type: ignore[no-untyped-def
 
 async def test_coordinator_commands_are_guarded(app) -> None:  # type: ignore[no-untyped-def]
     fake, bot, dp = app
-    assert "Не знаю такой команды" in await _say(fake, bot, dp, 9101, "/neworg")
+    assert "только координаторам" in await _say(fake, bot, dp, 9101, "/neworg")
     assert "Название организации" in await _say(fake, bot, dp, ADMIN, "/neworg")
     assert "Часовой пояс" in await _say(fake, bot, dp, ADMIN, "Лицей")
     assert "отменено" in await _say(fake, bot, dp, ADMIN, "/cancel")

@@ -401,9 +401,9 @@ def test_assessment():
 def test_consent():
     data = _load(CONSENT)
     assert isinstance(data, dict)
-    assert set(data) == {"version", "self", "guardian"}
+    assert set(data) == {"version", "self", "guardian", "curator"}
     assert _is_int(data["version"]) and data["version"] >= 1
-    for part in ("self", "guardian"):
+    for part in ("self", "guardian", "curator"):
         block = data[part]
         assert set(block) == {"title", "text"}, part
         _check_i18n(block["title"], f"consent.{part}.title", MAX_TITLE_LEN)

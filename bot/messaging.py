@@ -1,10 +1,16 @@
-"""Editing messages the way Telegram allows: a repeated edit is not an error."""
+"""Sending and editing the way Telegram allows: a repeated edit is not an error."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InaccessibleMessage, InlineKeyboardMarkup, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import outbox
+from db.models import OutboxMessage
 
 NOT_MODIFIED = "message is not modified"
 
@@ -48,3 +54,23 @@ async def edit_or_send(
                 raise
     sent = await bot.send_message(chat_id, text, reply_markup=reply_markup)
     return sent.message_id
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    text: str,
+    key: str,
+    now: dt.datetime,
+    reply_markup: InlineKeyboardMarkup | None = None,
+    not_before: dt.datetime | None = None,
+) -> OutboxMessage | None:
+    """Queue a message to someone other than the person being answered (the outbox)."""
+    markup = (
+        reply_markup.model_dump(mode="json", exclude_none=True) if reply_markup else None
+    )
+    return await outbox.enqueue(
+        session, chat_id=chat_id, text=text, key=key, now=now, reply_markup=markup,
+        not_before=not_before,
+    )

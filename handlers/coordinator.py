@@ -23,12 +23,12 @@ from bot.commands import set_user_commands
 from bot.config import Settings
 from bot.i18n import Translator, translator
 from bot.ids import parse_id
+from bot.messaging import enqueue
 from bot.roles import HasRole, roles_of
 from bot.services import curator_access as access
 from bot.services import organisations as orgs
 from bot.services.consent import current_document
 from bot.services.errors import ServiceError
-from bot.services.outbox import enqueue
 from db.models import Invite, Membership, Organisation, Participant, Role
 from db.queries import participants as q_people
 from keyboards import coordinator as kb

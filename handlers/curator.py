@@ -19,13 +19,13 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import Translator, translator
 from bot.ids import first_invalid, parse_id, valid_id
+from bot.messaging import enqueue
 from bot.render import answer_html, chunks, clip
 from bot.roles import HasRole
 from bot.services import onboarding, people
 from bot.services import organisations as orgs
 from bot.services.consent import current_document
 from bot.services.errors import ServiceError
-from bot.services.outbox import enqueue
 from bot.services.questionnaires import Catalog
 from db.models import Form, InviteKind, Membership, MembershipStatus, Participant, Role
 from db.queries import organisations as q_orgs

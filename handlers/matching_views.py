@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.i18n import Translator, translator
+from bot.messaging import enqueue
 from bot.render import clip
 from bot.services import pairing
-from bot.services.outbox import enqueue
 from bot.services.pairing import Card, Notice, NoticeKind, PairWarning, Person
 from bot.services.questionnaires import Catalog
 from db.models import Role

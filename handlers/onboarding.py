@@ -19,14 +19,13 @@ from bot.commands import set_user_commands
 from bot.config import Settings
 from bot.curator_terms import send_terms as send_curator_terms
 from bot.i18n import Translator, translator
-from bot.messaging import drop_buttons_of
+from bot.messaging import drop_buttons_of, enqueue
 from bot.roles import CuratorAccess, curator_access, roles_of
 from bot.services import onboarding
 from bot.services.consent import current_document
 from bot.services.errors import ServiceError
 from bot.services.onboarding import Next
 from bot.services.organisations import deep_link
-from bot.services.outbox import enqueue
 from bot.services.questionnaires import Catalog
 from db.models import (
     AgeGroup,

@@ -14,12 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.commands import set_user_commands
 from bot.i18n import Translator, translator
-from bot.messaging import drop_buttons_of
+from bot.messaging import drop_buttons_of, enqueue
 from bot.render import answer_html, chunks, clip
 from bot.services import answering, privacy
 from bot.services.consent import current_document
 from bot.services.errors import ServiceError
-from bot.services.outbox import enqueue
 from bot.services.questionnaires import Catalog, first_sentence
 from db.models import MembershipStatus, Participant, ParticipantStatus
 from db.queries import participants as q_people

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-
 from html import escape
 from typing import Any, Final
 

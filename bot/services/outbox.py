@@ -7,9 +7,9 @@ crash loses neither; the idempotency key makes a repeated enqueue harmless.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
-from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +23,7 @@ async def enqueue(
     text: str,
     key: str,
     now: dt.datetime,
-    reply_markup: InlineKeyboardMarkup | None = None,
+    reply_markup: Mapping[str, Any] | None = None,
     not_before: dt.datetime | None = None,
 ) -> OutboxMessage | None:
     existing = await session.execute(
@@ -33,7 +33,7 @@ async def enqueue(
         return None
     payload: dict[str, Any] = {"text": text}
     if reply_markup is not None:
-        payload["reply_markup"] = reply_markup.model_dump(mode="json", exclude_none=True)
+        payload["reply_markup"] = dict(reply_markup)  # the Bot API's JSON form
     message = OutboxMessage(
         idempotency_key=key,
         chat_id=chat_id,

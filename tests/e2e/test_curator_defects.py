@@ -10,7 +10,14 @@ import pytest
 
 from tests.e2e import flows
 from tests.e2e.flows import join_adult, query
-from tests.e2e.test_matching import APPROVE, OUTBOX_WAIT, REJECT, join_curator, register
+from tests.e2e.test_matching import (
+    APPROVE,
+    COORDINATOR,
+    OUTBOX_WAIT,
+    REJECT,
+    join_curator,
+    register,
+)
 from tests.fakeapi import FakeTelegram
 from tests.fakeapi.server import FakeUser
 
@@ -37,6 +44,14 @@ async def forged(fake: FakeTelegram, user: FakeUser, message, data: str) -> str:
     return (await user.wait_callback_answer(query_id, timeout=15)).text or ""
 
 
+async def started_coordinator(fake: FakeTelegram) -> FakeUser:
+    """The coordinator who confirms curators; the bot may write only to those who started it."""
+    coordinator = fake.user(COORDINATOR, first_name="Координатор")
+    await coordinator.send("/start")
+    await coordinator.wait_message("координатор")
+    return coordinator
+
+
 def no_apology(user: FakeUser) -> None:
     assert not [m for m in user.messages if "что-то пошло не так" in m.text]
 
@@ -47,12 +62,13 @@ async def test_forged_buttons_big_numbers_paper_consent_and_numbers(
     db_path = tmp_path / "bot.db"
     setup = flows.setup_programme(db_path)
     other = flows.setup_programme(db_path)  # a second organisation
-    await bot_process()
+    await bot_process({"ADMIN_IDS": str(COORDINATOR)})
+    coordinator = await started_coordinator(fake_telegram)
     curator = fake_telegram.user(5100, first_name="Ольга")
     teen = fake_telegram.user(5101, first_name="")
     stranger = fake_telegram.user(5102, first_name="Чужой")
     await flows.gather(
-        join_curator(curator, setup["curator"]),
+        join_curator(curator, setup["curator"], coordinator),
         join_adult(teen, setup["mentee"], age="От 14 до 17 лет"),
         join_adult(stranger, other["mentee"]),
     )
@@ -127,7 +143,8 @@ async def test_pairs_unreachable_people_forget_and_numbering(
 ) -> None:
     db_path = tmp_path / "bot.db"
     setup = flows.setup_programme(db_path)
-    await bot_process()
+    await bot_process({"ADMIN_IDS": str(COORDINATOR)})
+    coordinator = await started_coordinator(fake_telegram)
     first = fake_telegram.user(5201, first_name="Аня")
     second = fake_telegram.user(5202, first_name="Боря")
     mentor = fake_telegram.user(5211, first_name="Вера")
@@ -136,7 +153,7 @@ async def test_pairs_unreachable_people_forget_and_numbering(
         register(first, setup["mentee"], "mentee-student-student", "Ученик Первый"),
         register(second, setup["mentee"], "mentee-student-student", "Ученик Второй"),
         register(mentor, setup["mentor"], "mentor-student-student", "Наставник Один", 2),
-        join_curator(curator, setup["curator"]),
+        join_curator(curator, setup["curator"], coordinator),
     )
     first_id = membership_of(db_path, first.id, "mentee")
     second_id = membership_of(db_path, second.id, "mentee")

@@ -14,6 +14,7 @@ import pytest
 from bot.services.questionnaires import DATA_DIR
 from tests.e2e import flows
 from tests.e2e.flows import next_question, query
+from tests.e2e.test_matching import COORDINATOR, join_curator
 from tests.fakeapi import FakeTelegram
 from tests.fakeapi.models import BotMessage
 from tests.fakeapi.server import FakeUser
@@ -89,7 +90,7 @@ async def test_long_answers_labels_counter_and_numbers(
     shutil.copy(DATA_DIR / "assessment.yaml", data_dir)
     db_path = tmp_path / "bot.db"
     setup = flows.setup_programme(db_path)
-    await bot_process({"QUESTIONNAIRES_DIR": str(data_dir)})
+    await bot_process({"QUESTIONNAIRES_DIR": str(data_dir), "ADMIN_IDS": str(COORDINATOR)})
 
     user = fake_telegram.user(4101, first_name="Аня")
     await flows.join_adult(user, setup["mentee"])
@@ -141,11 +142,11 @@ async def test_long_answers_labels_counter_and_numbers(
     assert fake_telegram.errors_for(user.id) == []
 
     # The curator's card of this mentee: same answers, several valid messages.
+    coordinator = fake_telegram.user(COORDINATOR, first_name="Координатор")
+    await coordinator.send("/start")  # the bot may write only to those who started it
+    await coordinator.wait_message("координатор")
     curator = fake_telegram.user(4102, first_name="Куратор")
-    await curator.send(f"/start {setup['curator']}")
-    await curator.wait_message("вы — куратор")
-    await curator.press("✅ Даю согласие", await flows.consent_message(curator))
-    await curator.wait_message("Команды куратора")
+    await join_curator(curator, setup["curator"], coordinator)
     await curator.send("/mentees")
     listing = await curator.wait_message("Наставляемые")
     await curator.press("Анна", listing, exact=False)

@@ -250,7 +250,7 @@ async def test_orgs_lists_without_creating_and_pages(app) -> None:  # type: igno
     huge = "99999999999999999999"
     assert "целым положительным" in await _say(fake, bot, dp, ADMIN, f"/orgs {huge}")
     assert "/curatorinvite 3" in await _say(fake, bot, dp, ADMIN, f"/curatorinvite {huge}")
-    assert "не найдена" in await _say(fake, bot, dp, ADMIN, f"/revoke {huge}")
+    assert "не номер" in await _say(fake, bot, dp, ADMIN, f"/revoke {huge}")
     made = await _say(fake, bot, dp, ADMIN, "/curatorinvite 2")
     assert "№ 1" in made and "одноразовое" in made and "start=" in made
     assert await _count(database, Invite) == 1

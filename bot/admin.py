@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bot.config import ConfigError, DatabaseSettings, load_settings
@@ -118,7 +118,9 @@ def _human(result: dict[str, Any]) -> str:
     return f"invitation link: {result['link']}"
 
 
-def main(argv: list[str], run: Callable[..., Awaitable[dict[str, Any]]] = _run) -> int:
+def main(
+    argv: list[str], run: Callable[..., Coroutine[Any, Any, dict[str, Any]]] = _run
+) -> int:
     args = _parser().parse_args(argv)
     try:
         database_url = load_settings(DatabaseSettings).database_url
@@ -128,7 +130,8 @@ def main(argv: list[str], run: Callable[..., Awaitable[dict[str, Any]]] = _run) 
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     except ServiceError as exc:
-        print("error: " + ERROR_TEXTS.get(exc.code, exc.code).format(**exc.params), file=sys.stderr)
+        text = ERROR_TEXTS.get(exc.code, exc.code).format(**exc.params)
+        print(f"error: {text}", file=sys.stderr)
         return 1
     print(json.dumps(result, ensure_ascii=False) if args.json else _human(result))
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, TypeVar, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -72,7 +72,9 @@ class Settings(DatabaseSettings):
             try:
                 return frozenset(int(p) for p in parts)
             except ValueError:
-                raise ValueError("expected comma-separated Telegram ids, e.g. 12345,67890") from None
+                raise ValueError(
+                    "expected comma-separated Telegram ids, e.g. 12345,67890"
+                ) from None
         if isinstance(value, int):
             return frozenset({value})
         return value
@@ -112,9 +114,13 @@ class ConfigError(Exception):
 S = TypeVar("S", bound="DatabaseSettings")
 
 
-def load_settings(cls: type[S] = Settings, **overrides: object) -> S:  # type: ignore[assignment]
+@overload
+def load_settings(cls: None = None, **overrides: object) -> Settings: ...
+@overload
+def load_settings(cls: type[S], **overrides: object) -> S: ...
+def load_settings(cls: type[BaseSettings] | None = None, **overrides: object) -> BaseSettings:
     try:
-        return cls(**overrides)  # type: ignore[arg-type]
+        return (cls or Settings)(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

@@ -36,6 +36,12 @@ from db.models import Participant, Role
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
+async def commit_update(session: AsyncSession) -> None:
+    """The one commit point of an update's work (also used by the session middleware)."""
+    if session.in_transaction():
+        await session.commit()
+
+
 @dataclass(slots=True)
 class Ctx:
     """The update being handled, as the handlers need it."""
@@ -59,8 +65,7 @@ class Ctx:
 
     async def commit(self) -> None:
         """The update's unit of work: everything written so far, kept as one."""
-        if self.session.in_transaction():
-            await self.session.commit()
+        await commit_update(self.session)
 
     async def send(self, text: str, reply_markup: Any = None) -> Message:
         await self.commit()

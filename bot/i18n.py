@@ -6,6 +6,7 @@ Values may use str.format placeholders; callers escape user-provided values for 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ class Translator:
     def has(self, key: str) -> bool:
         return key in self._texts or key in self._fallback
 
-    def pick(self, localized: dict[str, str] | str) -> str:
+    def pick(self, localized: Mapping[str, str] | str) -> str:
         """Choose this language from a data-file mapping like {ru: ..., en: ...}."""
         if isinstance(localized, str):
             return localized

@@ -20,6 +20,7 @@ from aiogram.methods import AnswerCallbackQuery, Response, TelegramMethod
 from aiogram.types import TelegramObject, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.context import commit_update
 from bot.i18n import pick_language, translator
 from bot.roles import roles_of
 from db.fsm_storage import update_session
@@ -75,8 +76,7 @@ class DbSessionMiddleware(BaseMiddleware):
                 raise
             finally:
                 update_session.reset(token)
-            if session.in_transaction():
-                await session.commit()
+            await commit_update(session)
             return result
 
 
@@ -95,10 +95,10 @@ class ParticipantMiddleware(BaseMiddleware):
             if participant is not None:
                 # They wrote to us (or unblocked the bot): messages reach them again.
                 await q.mark_reachable(session, participant)
-            # End the read transaction now: on SQLite every transaction holds the write lock.
-            await session.commit()
         language = (
-            participant.language if participant else pick_language(user and user.language_code)
+            participant.language
+            if participant
+            else pick_language(user.language_code if user else None)
         )
         data["participant"] = participant
         data["roles"] = roles_of(participant, user.id if user else None, self._admin_ids)
@@ -136,7 +136,7 @@ class TransactionCheckMiddleware(BaseRequestMiddleware):
             if self._strict:
                 raise OpenTransactionDuringRequest(f"{name} called inside an open transaction")
             log.warning("%s called inside an open transaction; committing first", name)
-            await session.commit()
+            await commit_update(session)
         return await make_request(bot, method)
 
 

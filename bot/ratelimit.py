@@ -100,6 +100,8 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
             except TelegramRetryAfter as exc:
                 if attempt == MAX_RETRIES:
                     raise
-                log.warning("flood control on %s, retry in %ss", method.__api_method__, exc.retry_after)
+                log.warning(
+                    "flood control on %s, retry in %ss", method.__api_method__, exc.retry_after
+                )
                 await asyncio.sleep(exc.retry_after)
         raise AssertionError("unreachable")

@@ -54,9 +54,9 @@ def question_html(t: Translator, question: Question) -> str:
     elif question.type == "date":
         parts.append(f"<i>{escape(t('answer.date_hint'))}</i>")
     elif question.type == "number":
-        low = question.min if question.min is not None else "…"
-        high = question.max if question.max is not None else "…"
-        parts.append(f"<i>{escape(t('answer.number_hint', min=_num(low), max=_num(high)))}</i>")
+        least = _num(question.min) if question.min is not None else "…"
+        most = _num(question.max) if question.max is not None else "…"
+        parts.append(f"<i>{escape(t('answer.number_hint', min=least, max=most))}</i>")
     return "\n".join(parts)
 
 

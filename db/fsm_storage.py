@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import FsmRecord
 
-
 # The session of the update being handled. Dialog state written while handling an update
 # goes into that update's transaction: it commits or rolls back with the handler's changes,
 # and on SQLite a second connection would wait for the write lock the first one holds.

@@ -230,7 +230,9 @@ class Questionnaire:
                 return question
         return None
 
-    def first_missing(self, answers: Mapping[str, Any], skipped: Iterable[str] = ()) -> Question | None:
+    def first_missing(
+        self, answers: Mapping[str, Any], skipped: Iterable[str] = ()
+    ) -> Question | None:
         done = set(answers) | set(skipped)
         return next((q for q in self.visible(answers) if q.id not in done), None)
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from bot.services.questionnaires import Catalog, Question, Questionnaire
 from tests.e2e.harness import REPO_ROOT
-from tests.fakeapi import FakeTelegram
 from tests.fakeapi.models import BotMessage
 from tests.fakeapi.server import FakeUser
 

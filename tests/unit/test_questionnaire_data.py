@@ -10,6 +10,7 @@ the same schema: the loader, typed numbers and the progress counter.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from pathlib import Path
 
@@ -517,7 +518,7 @@ def test_progress_never_jumps_or_goes_back(option: int) -> None:
         assert len(totals) == 1, (questionnaire.id, shown)
         numbers = [number for _, number, _, _ in shown]
         assert numbers[0] == 1 and numbers[-1] == totals.pop(), (questionnaire.id, shown)
-        steps = {b - a for a, b in zip(numbers, numbers[1:])}
+        steps = {b - a for a, b in itertools.pairwise(numbers)}
         assert steps <= {0, 1}, (questionnaire.id, shown)
         for question_id, _, _, follow_up in shown:
             assert follow_up == (questionnaire.question(question_id).when is not None)

@@ -30,6 +30,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import Translator
 from bot.messaging import drop_buttons_of, edit_or_send
+from bot.render import TEXT_LIMIT, split_html, visible_len
 from bot.services.questionnaires import Catalog
 from db.models import Participant, Role
 
@@ -68,8 +69,13 @@ class Ctx:
         await commit_update(self.session)
 
     async def send(self, text: str, reply_markup: Any = None) -> Message:
+        """Send a reply; a text over Telegram's limit goes as several well-formed messages,
+        the buttons under the last one."""
         await self.commit()
-        return await self.bot.send_message(self.chat_id, text, reply_markup=reply_markup)
+        pieces = split_html(text) if visible_len(text) > TEXT_LIMIT else [text]
+        for piece in pieces[:-1]:
+            await self.bot.send_message(self.chat_id, piece)
+        return await self.bot.send_message(self.chat_id, pieces[-1], reply_markup=reply_markup)
 
     async def send_document(self, content: bytes, filename: str, caption: str) -> Message:
         await self.commit()

@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.config import ConfigError, DatabaseSettings, load_settings
 from bot.services import organisations as orgs
 from bot.services.errors import ServiceError
@@ -83,31 +85,34 @@ async def _bot_username(given: str | None) -> str:
     return me.username or ""
 
 
+async def _apply(args: argparse.Namespace, session: AsyncSession) -> dict[str, Any]:
+    if args.command == "create-org":
+        org = await orgs.create_organisation(session, args.name, args.timezone)
+        return {"org_id": org.id}
+    if args.command == "create-programme":
+        programme = await orgs.create_programme(
+            session, args.org, args.name, args.forms, args.start, args.end
+        )
+        return {"programme_id": programme.id}
+    invite = await orgs.create_invite(
+        session, kind=InviteKind(args.role), now=utcnow(),
+        ttl_days=args.ttl_days or None, programme_id=args.programme,
+    )
+    return {"code": invite.code}
+
+
 async def _run(args: argparse.Namespace, database_url: str) -> dict[str, Any]:
     engine = create_engine(database_url)
     sessionmaker = create_sessionmaker(engine)
     try:
-        async with sessionmaker() as session:
-            result: dict[str, Any]
-            if args.command == "create-org":
-                org = await orgs.create_organisation(session, args.name, args.timezone)
-                result = {"org_id": org.id}
-            elif args.command == "create-programme":
-                programme = await orgs.create_programme(
-                    session, args.org, args.name, args.forms, args.start, args.end
-                )
-                result = {"programme_id": programme.id}
-            else:
-                invite = await orgs.create_invite(
-                    session, kind=InviteKind(args.role), now=utcnow(),
-                    ttl_days=args.ttl_days or None, programme_id=args.programme,
-                )
-                username = await _bot_username(args.bot_username)
-                result = {"code": invite.code, "link": orgs.deep_link(username, invite.code)}
-            await session.commit()
-            return result
+        async with sessionmaker.begin() as session:  # commits when the block ends
+            result = await _apply(args, session)
     finally:
         await engine.dispose()
+    if "code" in result:  # asked from Telegram after the transaction, never inside it
+        username = await _bot_username(args.bot_username)
+        result["link"] = orgs.deep_link(username, result["code"])
+    return result
 
 
 def _human(result: dict[str, Any]) -> str:

@@ -27,6 +27,7 @@ from bot.middlewares import (
     TransactionCheckMiddleware,
 )
 from bot.ratelimit import RetryAfterMiddleware
+from bot.services.consent import CONSENT_FILE, load_document
 from bot.services.consent import use_document as use_consent_document
 from bot.services.questionnaires import DATA_DIR, Catalog
 from db.engine import create_engine, create_sessionmaker
@@ -76,7 +77,8 @@ def create_dispatcher(
     clock: Clock | None = None,
     catalog: Catalog | None = None,
 ) -> Dispatcher:
-    use_consent_document(settings.consent_file)
+    consent = load_document(settings.consent_file or CONSENT_FILE)
+    use_consent_document(consent)  # deprecated: for callers of current_document()
     dp = Dispatcher(
         storage=storage or DatabaseStorage(database.sessionmaker),
         disable_fsm=True,  # registered below, after the per-user ordering
@@ -86,6 +88,7 @@ def create_dispatcher(
         clock=clock or SystemClock(),
         catalog=catalog or Catalog.from_dir(settings.questionnaires_dir or DATA_DIR),
         bot_username="",
+        consent=consent,
     )
     dp.update.outer_middleware(CallbackDeadlineMiddleware())
     dp.update.outer_middleware(ChatOrderMiddleware())

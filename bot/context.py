@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     BufferedInputFile,
@@ -29,8 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import Translator
-from bot.messaging import drop_buttons_of, edit_or_send
+from bot.messaging import NOT_MODIFIED, drop_buttons_of, edit_or_send
 from bot.render import TEXT_LIMIT, split_html, visible_len
+from bot.services.consent import ConsentDocument, load_document
 from bot.services.questionnaires import Catalog
 from db.models import Participant, Role
 
@@ -59,6 +61,8 @@ class Ctx:
     bot_username: str
     participant: Participant | None
     roles: frozenset[Role]
+    # The dispatcher's consent document (workflow data `consent`).
+    consent: ConsentDocument = field(default_factory=load_document)
 
     @property
     def now(self) -> dt.datetime:
@@ -96,6 +100,21 @@ class Ctx:
         await self.commit()
         await drop_buttons_of(self.bot, message)
 
+    async def edit_buttons(
+        self, message: Message | InaccessibleMessage | None, reply_markup: InlineKeyboardMarkup
+    ) -> None:
+        """Replace the keyboard of a pressed button's message (a repeat is no error)."""
+        await self.commit()
+        if not isinstance(message, Message):
+            return
+        try:
+            await self.bot.edit_message_reply_markup(
+                chat_id=message.chat.id, message_id=message.message_id, reply_markup=reply_markup
+            )
+        except TelegramBadRequest as exc:
+            if NOT_MODIFIED not in exc.message:
+                raise
+
     async def answer(
         self, query: CallbackQuery, text: str | None = None, *, alert: bool = False
     ) -> None:
@@ -124,5 +143,6 @@ class ContextMiddleware(BaseMiddleware):
                 bot_username=data["bot_username"],
                 participant=data.get("participant"),
                 roles=data["roles"],
+                consent=data["consent"],
             )
         return await handler(event, data)

@@ -26,10 +26,10 @@ def get_routers() -> list[Router]:
         common.router,
         profile.router,
         questionnaire.router,
-        coordinator.router,
+        coordinator.create_router(),
         matching.participant_router,
         matching.router,
-        curator.router,
+        curator.create_router(),
         fallback.router,
     ]
     for router in routers:

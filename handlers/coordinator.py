@@ -8,37 +8,28 @@ coordinator button carries its own role filter and the services re-check rights 
 from __future__ import annotations
 
 import datetime as dt
-from html import escape
-from typing import Final
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
-from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from sqlalchemy.ext.asyncio import AsyncSession
+from aiogram.types import CallbackQuery, Message
 
-from bot.clock import Clock
 from bot.commands import set_user_commands
-from bot.config import Settings
-from bot.i18n import Translator, translator
+from bot.context import Ctx
+from bot.i18n import translator
 from bot.ids import parse_id
 from bot.messaging import enqueue
 from bot.roles import HasRole, roles_of
 from bot.services import curator_access as access
 from bot.services import organisations as orgs
-from bot.services.consent import current_document
-from bot.services.errors import ServiceError
-from db.models import Invite, Membership, Organisation, Participant, Role
+from bot.services import people
+from bot.views import coordinator as views
+from db.models import Membership, Role
 from db.queries import participants as q_people
 from keyboards import coordinator as kb
-from keyboards.common import column
-
-router: Final[Router] = Router(name=__name__)
-router.message.filter(HasRole(Role.COORDINATOR))
 
 IS_COORDINATOR = HasRole(Role.COORDINATOR)
-INVITES_SHOWN = 3
+NOT_A_COMMAND = ~F.text.startswith("/")
 MENU_FIRST = dt.timedelta(seconds=2)
 
 
@@ -47,315 +38,181 @@ class NewOrg(StatesGroup):
     timezone = State()
 
 
-def _error(t: Translator, exc: ServiceError) -> str:
-    params = {k: escape(v) if isinstance(v, str) else v for k, v in exc.params.items()}
-    return t(exc.text_key(), **params)
+def _message_id(query: CallbackQuery) -> int | None:
+    return query.message.message_id if query.message else None
 
 
-def _expires(invite: Invite) -> str:
-    return f"{invite.expires_at:%d.%m.%Y}" if invite.expires_at else "—"
+async def new_org(message: Message, ctx: Ctx) -> None:
+    await ctx.state.set_state(NewOrg.name)
+    await ctx.send(ctx.t("coordinator.ask_org_name"))
 
 
-def _revoke_button(t: Translator, invite: Invite) -> InlineKeyboardMarkup:
-    return column([(t("coordinator.invite_revoke_button", no=invite.id),
-                    kb.InviteRevokeCb(i=invite.id))])
+async def new_org_name(message: Message, ctx: Ctx) -> None:
+    name = orgs.check_name(message.text or "")
+    await ctx.state.update_data(name=name)
+    await ctx.state.set_state(NewOrg.timezone)
+    await ctx.send(ctx.t("coordinator.ask_timezone", default=ctx.settings.default_timezone))
 
 
-@router.message(Command("neworg"))
-async def new_org(message: Message, t: Translator, state: FSMContext) -> None:
-    await state.set_state(NewOrg.name)
-    await message.answer(t("coordinator.ask_org_name"))
-
-
-@router.message(StateFilter(NewOrg.name), F.text, ~F.text.startswith("/"))
-async def new_org_name(
-    message: Message, t: Translator, state: FSMContext, settings: Settings
-) -> None:
-    try:
-        name = orgs.check_name(message.text or "")
-    except ServiceError as exc:
-        await message.answer(t(exc.text_key(), **exc.params))
-        return
-    await state.update_data(name=name)
-    await state.set_state(NewOrg.timezone)
-    await message.answer(t("coordinator.ask_timezone", default=settings.default_timezone))
-
-
-@router.message(StateFilter(NewOrg.timezone), F.text, ~F.text.startswith("/"))
-async def new_org_timezone(
-    message: Message, t: Translator, state: FSMContext, session: AsyncSession, clock: Clock,
-    settings: Settings, bot_username: str,
-) -> None:
+async def new_org_timezone(message: Message, ctx: Ctx) -> None:
     raw = (message.text or "").strip()
-    timezone = settings.default_timezone if raw == "-" else raw
-    data = await state.get_data()
-    user = message.from_user
-    assert user is not None
-    me = await q_people.get_or_create(session, user.id, t.language)
-    try:
-        org = await orgs.create_organisation(session, data["name"], timezone, actor_id=me.id)
-    except ServiceError as exc:
-        await message.answer(t(exc.text_key(), **exc.params))
-        return
-    invite = await orgs.curator_invite(session, org.id, now=clock.now(), actor_id=me.id)
-    await session.commit()
-    await state.clear()
-    await message.answer(
-        t("coordinator.org_created_invite", id=org.id, name=escape(org.name),
-          tz=escape(org.timezone), no=invite.id, expires=_expires(invite),
-          link=escape(orgs.deep_link(bot_username, invite.code))),
-        reply_markup=_revoke_button(t, invite),
-    )
+    timezone = ctx.settings.default_timezone if raw == "-" else raw
+    data = await ctx.state.get_data()
+    me = await people.acting(ctx.session, ctx.user.id, ctx.t.language)
+    org = await orgs.create_organisation(ctx.session, data["name"], timezone, actor_id=me.id)
+    invite = await orgs.curator_invite(ctx.session, org.id, now=ctx.now, actor_id=me.id)
+    await ctx.state.clear()
+    text, markup = views.org_created(ctx.t, org, invite, ctx.bot_username)
+    await ctx.send(text, reply_markup=markup)
 
 
-@router.message(StateFilter(NewOrg), ~F.text.startswith("/"))
-async def new_org_other(message: Message, t: Translator, state: FSMContext) -> None:
-    current = await state.get_state()
-    await message.answer(
-        t("coordinator.ask_org_name" if current == NewOrg.name.state else "errors.timezone_unknown",
-          tz="?")
+async def new_org_other(message: Message, ctx: Ctx) -> None:
+    asking_name = await ctx.state.get_state() == NewOrg.name.state
+    await ctx.send(
+        ctx.t("coordinator.ask_org_name" if asking_name else "errors.timezone_unknown", tz="?")
     )
 
 
 # -- the registry of organisations: read-only, paginated --------------------------------------
-async def _orgs_view(
-    t: Translator, session: AsyncSession, page: int, clock: Clock
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    rows, pages = await orgs.orgs_page(session, page, now=clock.now())
-    if not rows:
-        return t("coordinator.no_orgs"), None
-    lines = [t("coordinator.orgs_page_header", page=page + 1, pages=pages)]
-    for row in rows:
-        org = row.organisation
-        line = t("coordinator.org_row", id=org.id, name=escape(org.name), tz=escape(org.timezone),
-                 curators=row.curators)
-        if row.open_invites:
-            shown = [f"№ {i.id} ({_expires(i)})" for i in row.open_invites[-INVITES_SHOWN:]]
-            hidden = len(row.open_invites) - len(shown)
-            numbers = ", ".join(shown) + (f" +{hidden}" if hidden > 0 else "")
-            line += "\n" + t("coordinator.org_row_invites", numbers=numbers)
-        lines.append(line)
-    lines.append(t("coordinator.orgs_hint"))
-    markup = kb.orgs_page(
-        [(t("coordinator.org_invite_button", id=row.organisation.id), row.organisation.id)
-         for row in rows],
-        page, pages, t("common.back"), t("common.next"),
-    )
-    return "\n\n".join(lines), markup
-
-
-@router.message(Command("orgs"))
-async def list_orgs(
-    message: Message, command: CommandObject, t: Translator, session: AsyncSession, clock: Clock,
-) -> None:
+async def list_orgs(message: Message, command: CommandObject, ctx: Ctx) -> None:
     page = 0
     if (command.args or "").strip():
         number = parse_id(command.args)
         if number is None:
-            await message.answer(t("coordinator.id_invalid"))
+            await ctx.send(ctx.t("coordinator.id_invalid"))
             return
         page = number - 1
-    try:
-        text, markup = await _orgs_view(t, session, page, clock)
-    except ServiceError as exc:
-        await message.answer(_error(t, exc))
-        return
-    await message.answer(text, reply_markup=markup)
+    rows, pages = await orgs.orgs_page(ctx.session, page, now=ctx.now)
+    text, markup = views.orgs_page(ctx.t, rows, page, pages)
+    await ctx.send(text, reply_markup=markup)
 
 
-@router.callback_query(kb.OrgsPageCb.filter(), IS_COORDINATOR)
-async def orgs_page(
-    query: CallbackQuery, callback_data: kb.OrgsPageCb, bot: Bot, t: Translator,
-    session: AsyncSession, clock: Clock,
-) -> None:
-    try:
-        text, markup = await _orgs_view(t, session, callback_data.page, clock)
-    except ServiceError as exc:
-        await query.answer(_error(t, exc), show_alert=True)
-        return
-    await query.answer()
-    assert query.message is not None
-    await bot.edit_message_text(
-        text, chat_id=query.message.chat.id, message_id=query.message.message_id,
-        reply_markup=markup,
-    )
+async def orgs_page(query: CallbackQuery, callback_data: kb.OrgsPageCb, ctx: Ctx) -> None:
+    rows, pages = await orgs.orgs_page(ctx.session, callback_data.page, now=ctx.now)
+    text, markup = views.orgs_page(ctx.t, rows, callback_data.page, pages)
+    await ctx.answer(query)
+    await ctx.edit(_message_id(query), text, markup)
 
 
 # -- curator invitations: made on request, numbered, revocable --------------------------------
-async def _send_invite(
-    bot: Bot, chat_id: int, t: Translator, session: AsyncSession, org_id: int,
-    user_id: int, clock: Clock, bot_username: str,
-) -> str | None:
-    """Makes and sends an invitation; returns an error text instead when it cannot."""
-    me = await q_people.get_or_create(session, user_id, t.language)
-    try:
-        invite = await orgs.curator_invite(session, org_id, now=clock.now(), actor_id=me.id)
-    except ServiceError as exc:
-        return _error(t, exc)
-    org = await session.get(Organisation, org_id)
-    assert org is not None
-    await session.commit()
-    await bot.send_message(
-        chat_id,
-        t("coordinator.invite_created", name=escape(org.name), no=invite.id,
-          expires=_expires(invite), link=escape(orgs.deep_link(bot_username, invite.code))),
-        reply_markup=_revoke_button(t, invite),
-    )
-    return None
+async def _send_invite(ctx: Ctx, org_id: int) -> None:
+    me = await people.acting(ctx.session, ctx.user.id, ctx.t.language)
+    invite = await orgs.curator_invite(ctx.session, org_id, now=ctx.now, actor_id=me.id)
+    org = await orgs.organisation(ctx.session, org_id)
+    text, markup = views.invite_created(ctx.t, org, invite, ctx.bot_username)
+    await ctx.send(text, reply_markup=markup)
 
 
-@router.message(Command("curatorinvite"))
-async def curator_invite_command(
-    message: Message, command: CommandObject, bot: Bot, t: Translator, session: AsyncSession,
-    clock: Clock, bot_username: str,
-) -> None:
+async def curator_invite_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
     org_id = parse_id(command.args)
     if org_id is None:
-        await message.answer(t("coordinator.curatorinvite_usage"))
+        await ctx.send(ctx.t("coordinator.curatorinvite_usage"))
         return
-    user = message.from_user
-    assert user is not None
-    error = await _send_invite(bot, message.chat.id, t, session, org_id, user.id, clock,
-                               bot_username)
-    if error:
-        await message.answer(error)
+    await _send_invite(ctx, org_id)
 
 
-@router.callback_query(kb.OrgInviteCb.filter(), IS_COORDINATOR)
 async def curator_invite_button(
-    query: CallbackQuery, callback_data: kb.OrgInviteCb, bot: Bot, t: Translator,
-    session: AsyncSession, clock: Clock, bot_username: str,
+    query: CallbackQuery, callback_data: kb.OrgInviteCb, ctx: Ctx
 ) -> None:
-    error = await _send_invite(bot, query.from_user.id, t, session, callback_data.o,
-                               query.from_user.id, clock, bot_username)
-    await query.answer(error, show_alert=bool(error))
+    await _send_invite(ctx, callback_data.o)
+    await ctx.answer(query)
 
 
-@router.callback_query(kb.InviteRevokeCb.filter(), IS_COORDINATOR)
 async def revoke_invite_button(
-    query: CallbackQuery, callback_data: kb.InviteRevokeCb, bot: Bot, t: Translator,
-    session: AsyncSession, clock: Clock,
+    query: CallbackQuery, callback_data: kb.InviteRevokeCb, ctx: Ctx
 ) -> None:
-    me = await q_people.get_or_create(session, query.from_user.id, t.language)
-    try:
-        invite = await orgs.revoke_invite(session, callback_data.i, now=clock.now(),
-                                          actor_id=me.id)
-    except ServiceError as exc:
-        await query.answer(_error(t, exc), show_alert=True)
-        return
-    await session.commit()
-    await query.answer(t("coordinator.invite_revoked", no=invite.id))
-    assert query.message is not None
-    await bot.edit_message_reply_markup(
-        chat_id=query.message.chat.id, message_id=query.message.message_id, reply_markup=None
-    )
+    me = await people.acting(ctx.session, ctx.user.id, ctx.t.language)
+    invite = await orgs.revoke_invite(ctx.session, callback_data.i, now=ctx.now, actor_id=me.id)
+    await ctx.answer(query, ctx.t("coordinator.invite_revoked", no=invite.id))
+    await ctx.drop_buttons(query.message)
 
 
 # -- a new curator: terms, then the inviter's confirmation ------------------------------------
-def _who(t: Translator, inviter: Participant | None) -> str:
-    return t("curator_access.inviter" if inviter else "curator_access.coordinators")
+async def _own_terms(query: CallbackQuery, callback_data: kb.CuratorTermsCb, ctx: Ctx
+                     ) -> Membership | None:
+    membership = await access.own_terms(ctx.session, callback_data.m, ctx.user.id)
+    if membership is None:
+        await ctx.answer(query, ctx.t("common.stale_button"))
+    return membership
 
 
-def _person(membership: Membership) -> str:
-    person = membership.participant
-    name = person.full_name or person.tg_first_name or f"#{person.id}"
-    return name + (f" (@{person.tg_username})" if person.tg_username else "")
+async def _terms_answered(query: CallbackQuery, ctx: Ctx, text: str) -> None:
+    await ctx.answer(query)
+    await ctx.drop_buttons(query.message)
+    await ctx.send(text)
 
 
-@router.callback_query(kb.CuratorTermsCb.filter())
-async def curator_terms(
-    query: CallbackQuery, callback_data: kb.CuratorTermsCb, bot: Bot, t: Translator,
-    session: AsyncSession, clock: Clock, settings: Settings,
-) -> None:
-    membership = await q_people.membership(session, callback_data.m)
-    if membership is None or membership.participant.telegram_id != query.from_user.id:
-        await query.answer(t("common.stale_button"))
+async def accept_terms(query: CallbackQuery, callback_data: kb.CuratorTermsCb, ctx: Ctx) -> None:
+    membership = await _own_terms(query, callback_data, ctx)
+    if membership is None:
         return
-    version = current_document().version
-    accept = callback_data.a == kb.TermsAnswer.ACCEPT
-    try:
-        if accept:
-            await access.accept_terms(
-                session, membership, first_name=query.from_user.first_name,
-                username=query.from_user.username, version=version,
-            )
-        else:
-            await access.decline_terms(session, membership, version=version)
-    except ServiceError as exc:
-        await query.answer(_error(t, exc))
-        return
-    inviter = await access.inviter_of(session, membership)
-    if accept:
-        for approver in await access.approvers(session, membership, settings.admin_ids):
-            at = translator(approver.language)
-            buttons = kb.two(
-                (at("curator_access.confirm"),
-                 kb.CuratorConfirmCb(m=membership.id, v=kb.Verdict.CONFIRM)),
-                (at("curator_access.reject"),
-                 kb.CuratorConfirmCb(m=membership.id, v=kb.Verdict.REJECT)),
-            )
-            await enqueue(
-                session, chat_id=approver.telegram_id,
-                text=at("curator_access.request", name=escape(_person(membership)),
-                        org=escape(membership.organisation.name),
-                        no=membership.invite_id or "—"),
-                reply_markup=buttons, now=clock.now(),
-                key=f"curator-request:{membership.id}:{approver.telegram_id}",
-            )
-    await session.commit()
-    await query.answer()
-    assert query.message is not None
-    await bot.edit_message_reply_markup(
-        chat_id=query.message.chat.id, message_id=query.message.message_id, reply_markup=None
+    await access.accept_terms(
+        ctx.session, membership, first_name=ctx.user.first_name, username=ctx.user.username,
+        version=ctx.consent.version,
     )
-    text = (t("curator_access.accepted", who=_who(t, inviter)) if accept
-            else t("curator_access.declined"))
-    await bot.send_message(query.message.chat.id, text)
-
-
-@router.callback_query(kb.CuratorConfirmCb.filter())
-async def curator_confirm(
-    query: CallbackQuery, callback_data: kb.CuratorConfirmCb, bot: Bot, t: Translator,
-    session: AsyncSession, clock: Clock, settings: Settings, participant: Participant | None,
-    roles: frozenset[Role],
-) -> None:
-    approve = callback_data.v == kb.Verdict.CONFIRM
-    try:
-        membership, decision = await access.decide(
-            session, callback_data.m, actor=participant,
-            actor_is_coordinator=Role.COORDINATOR in roles, approve=approve, now=clock.now(),
+    for approver in await access.approvers(ctx.session, membership, ctx.settings.admin_ids):
+        text, markup = views.curator_request(translator(approver.language), membership)
+        await enqueue(
+            ctx.session, chat_id=approver.telegram_id, text=text, reply_markup=markup,
+            now=ctx.now, key=f"curator-request:{membership.id}:{approver.telegram_id}",
         )
-    except ServiceError as exc:
-        await query.answer(_error(t, exc), show_alert=True)
+    inviter = await access.inviter_of(ctx.session, membership)
+    await _terms_answered(query, ctx, views.terms_accepted(ctx.t, inviter))
+
+
+async def decline_terms(query: CallbackQuery, callback_data: kb.CuratorTermsCb, ctx: Ctx) -> None:
+    membership = await _own_terms(query, callback_data, ctx)
+    if membership is None:
         return
+    await access.decline_terms(ctx.session, membership, version=ctx.consent.version)
+    await _terms_answered(query, ctx, ctx.t("curator_access.declined"))
+
+
+async def curator_confirm(
+    query: CallbackQuery, callback_data: kb.CuratorConfirmCb, ctx: Ctx
+) -> None:
+    membership, decision = await access.decide(
+        ctx.session, callback_data.m, actor=ctx.participant,
+        actor_is_coordinator=Role.COORDINATOR in ctx.roles,
+        approve=callback_data.v == kb.Verdict.CONFIRM, now=ctx.now,
+    )
     if decision in (access.Decision.ALREADY_CONFIRMED, access.Decision.ALREADY_REJECTED):
-        await query.answer(t(f"curator_access.{decision.value}"))
+        await ctx.answer(query, ctx.t(f"curator_access.{decision.value}"))
         return
     curator = membership.participant
-    org_name = membership.organisation.name
     if curator.telegram_id:
-        ct = translator(curator.language)
-        granted = decision == access.Decision.CONFIRMED
         await enqueue(
             # A moment later than the menu update below, so the menu is ready when it arrives.
-            session, chat_id=curator.telegram_id, now=clock.now(),
-            not_before=clock.now() + MENU_FIRST,
-            text=ct("curator_access.granted" if granted else "curator_access.refused",
-                    org=escape(org_name)),
+            ctx.session, chat_id=curator.telegram_id, now=ctx.now,
+            not_before=ctx.now + MENU_FIRST,
+            text=views.decision_notice(translator(curator.language), decision, membership),
             key=f"curator-decision:{membership.id}",
         )
-    await session.commit()
-    await query.answer()
-    assert query.message is not None
-    await bot.edit_message_text(
-        t(f"curator_access.{decision.value}", name=escape(_person(membership)),
-          org=escape(org_name)),
-        chat_id=query.message.chat.id, message_id=query.message.message_id,
-    )
+    await ctx.answer(query)
+    await ctx.edit(_message_id(query), views.decided(ctx.t, decision, membership))
     if decision == access.Decision.CONFIRMED and curator.telegram_id:
-        fresh = await q_people.by_telegram_id(session, curator.telegram_id)
-        await session.commit()
-        await set_user_commands(
-            bot, curator.telegram_id, roles_of(fresh, curator.telegram_id, settings.admin_ids),
-            curator.language,
-        )
+        fresh = await q_people.by_telegram_id(ctx.session, curator.telegram_id)
+        roles = roles_of(fresh, curator.telegram_id, ctx.settings.admin_ids)
+        await ctx.commit()
+        await set_user_commands(ctx.bot, curator.telegram_id, roles, curator.language)
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(IS_COORDINATOR)
+    message, callback = router.message.register, router.callback_query.register
+
+    message(new_org, Command("neworg"))
+    message(new_org_name, StateFilter(NewOrg.name), F.text, NOT_A_COMMAND)
+    message(new_org_timezone, StateFilter(NewOrg.timezone), F.text, NOT_A_COMMAND)
+    message(new_org_other, StateFilter(NewOrg), NOT_A_COMMAND)
+    message(list_orgs, Command("orgs"))
+    callback(orgs_page, kb.OrgsPageCb.filter(), IS_COORDINATOR)
+    message(curator_invite_command, Command("curatorinvite"))
+    callback(curator_invite_button, kb.OrgInviteCb.filter(), IS_COORDINATOR)
+    callback(revoke_invite_button, kb.InviteRevokeCb.filter(), IS_COORDINATOR)
+    terms = kb.CuratorTermsCb.filter
+    callback(accept_terms, terms(F.a == kb.TermsAnswer.ACCEPT))
+    callback(decline_terms, terms(F.a == kb.TermsAnswer.DECLINE))
+    callback(curator_confirm, kb.CuratorConfirmCb.filter())
+    return router

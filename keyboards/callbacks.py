@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from aiogram.filters.callback_data import CallbackData
 
 
@@ -62,5 +64,11 @@ class ProgrammeCb(CallbackData, prefix="pg"):
     p: int
 
 
+class FormsAction(StrEnum):
+    TOGGLE = "t"
+    DONE = "d"
+
+
 class NewProgFormCb(CallbackData, prefix="npf"):
-    i: int  # form index, -1 = done
+    a: FormsAction
+    i: int = 0  # the form's index, for TOGGLE

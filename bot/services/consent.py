@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -47,18 +46,19 @@ def load_document(path: Path = CONSENT_FILE) -> ConsentDocument:
     return ConsentDocument(version=int(raw["version"]), sections=sections)
 
 
-_document_path: list[Path] = [CONSENT_FILE]
+# Deprecated, for callers not yet given the dispatcher's document (`ctx.consent`): the
+# document the last dispatcher loaded. Goes once every caller takes the document or version.
+_legacy_default: list[ConsentDocument] = []
 
 
-def use_document(path: Path | None) -> None:
-    """Point the bot at another consent file (settings CONSENT_FILE)."""
-    _document_path[0] = path or CONSENT_FILE
-    current_document.cache_clear()
+def use_document(document: ConsentDocument) -> None:
+    """Deprecated: make `document` what `current_document()` returns."""
+    _legacy_default[:] = [document]
 
 
-@cache
 def current_document() -> ConsentDocument:
-    return load_document(_document_path[0])
+    """Deprecated: handlers read `ctx.consent`; services take the version as a parameter."""
+    return _legacy_default[0] if _legacy_default else load_document()
 
 
 @dataclass(frozen=True, slots=True)

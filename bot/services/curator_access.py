@@ -62,6 +62,19 @@ def _check_terms_open(membership: Membership) -> None:
         raise ServiceError("curator_terms_done")
 
 
+async def own_terms(
+    session: AsyncSession, membership_id: int, telegram_id: int
+) -> Membership | None:
+    """The membership whose curator's terms this person answers; None for anyone else's."""
+    membership = (
+        await q_people.membership(session, membership_id) if 1 <= membership_id <= MAX_ID
+        else None
+    )
+    if membership is None or membership.participant.telegram_id != telegram_id:
+        return None
+    return membership
+
+
 async def accept_terms(
     session: AsyncSession,
     membership: Membership,

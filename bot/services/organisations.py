@@ -147,6 +147,30 @@ async def create_invite(
     return invite
 
 
+async def programme_invites(
+    session: AsyncSession,
+    programme_id: int,
+    kinds: Iterable[InviteKind],
+    *,
+    now: dt.datetime,
+    ttl_days: int | None,
+    actor_id: int | None,
+) -> list[Invite]:
+    """The newest usable invitation of each kind, made only where there is none."""
+    found = []
+    for kind in kinds:
+        usable = [
+            i for i in await q.open_invites(session, programme_id, kind)
+            if (i.expires_at is None or i.expires_at > now)
+            and (i.max_uses is None or i.uses < i.max_uses)
+        ]
+        found.append(usable[-1] if usable else await create_invite(
+            session, kind=kind, now=now, ttl_days=ttl_days, programme_id=programme_id,
+            actor_id=actor_id,
+        ))
+    return found
+
+
 async def revoke_invite(
     session: AsyncSession, invite_id: int, *, now: dt.datetime, actor_id: int | None,
     allowed_org_ids: Iterable[int] | None = None,
@@ -232,6 +256,23 @@ async def orgs_page(
         for org in items
     ]
     return rows, pages
+
+
+async def find_organisation(session: AsyncSession, org_id: int) -> Organisation | None:
+    return await q.get_org(session, org_id) if 1 <= org_id <= MAX_ID else None
+
+
+async def organisation(session: AsyncSession, org_id: int) -> Organisation:
+    org = await find_organisation(session, org_id)
+    if org is None:
+        raise ServiceError("org_not_found", id=org_id)
+    return org
+
+
+async def organisations(session: AsyncSession, org_ids: Iterable[int]) -> list[Organisation]:
+    """The organisations that still exist, in the order asked."""
+    found = [await find_organisation(session, org_id) for org_id in org_ids]
+    return [org for org in found if org is not None]
 
 
 async def curator_invite(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -25,6 +25,7 @@ from db.models import (
 from db.queries import organisations as q_orgs
 from db.queries import pairs as q_pairs
 from db.queries import participants as q_people
+from db.queries import responses as q_responses
 
 PAGE_SIZE = 8
 
@@ -53,6 +54,20 @@ async def curator_scope(
     if participant is None:
         return []
     return await q_people.curator_org_ids(session, participant.id)
+
+
+async def acting(session: AsyncSession, telegram_id: int, language: str) -> Participant:
+    """The person acting, as a participant row (a coordinator by ADMIN_IDS may have none)."""
+    return await q_people.get_or_create(session, telegram_id, language)
+
+
+async def choose_programme(session: AsyncSession, me: Participant, programme_id: int) -> None:
+    me.current_programme_id = programme_id
+    await session.flush()
+
+
+async def programmes(session: AsyncSession, org_ids: list[int]) -> Sequence[Programme]:
+    return await q_orgs.programmes_of(session, org_ids)
 
 
 async def current_programme(
@@ -200,3 +215,52 @@ async def members_access(
     ):
         return Access.NOT_YOURS
     return Access.OK
+
+
+async def programme_access(
+    session: AsyncSession, programme_id: int, org_ids: Collection[int]
+) -> tuple[Access, Programme | None]:
+    programme = (
+        await q_orgs.get_programme(session, programme_id) if valid_id(programme_id) else None
+    )
+    if programme is None:
+        return Access.STALE, None
+    if programme.organisation_id not in org_ids:
+        return Access.NOT_YOURS, programme
+    return Access.OK, programme
+
+
+async def card_access(
+    session: AsyncSession, membership_id: int, org_ids: Collection[int]
+) -> tuple[Access, Membership | None]:
+    """A mentee's or mentor's membership whose card a curator may open."""
+    membership = (
+        await q_people.membership(session, membership_id) if valid_id(membership_id) else None
+    )
+    if membership is None or membership.role not in (Role.MENTEE, Role.MENTOR):
+        return Access.STALE, None
+    if membership.organisation_id not in org_ids:
+        return Access.NOT_YOURS, membership
+    return Access.OK, membership
+
+
+@dataclass(slots=True)
+class Card:
+    """What a curator sees of one person: consents, working pairs, answers by questionnaire."""
+
+    membership: Membership
+    consent_kinds: list[str]
+    partners: list[tuple[int, Membership]]
+    answers: list[tuple[str, dict[str, object]]]  # (questionnaire id, question id -> value)
+
+
+async def card(session: AsyncSession, membership: Membership, consent_version: int) -> Card:
+    responses: Sequence[QuestionnaireResponse] = await q_responses.of_memberships(
+        session, [membership.id]
+    )
+    return Card(
+        membership=membership,
+        consent_kinds=await consent_kinds(session, membership, consent_version),
+        partners=(await paired_with(session, [membership.id])).get(membership.id, []),
+        answers=[(r.questionnaire_id, q_responses.answer_map(r)) for r in responses],
+    )

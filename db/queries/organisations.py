@@ -104,7 +104,9 @@ async def open_invites(
     return (await session.execute(stmt.order_by(Invite.id))).scalars().all()
 
 
-async def guardian_invite(session: AsyncSession, membership_id: int, now: dt.datetime) -> Invite | None:
+async def guardian_invite(
+    session: AsyncSession, membership_id: int, now: dt.datetime
+) -> Invite | None:
     """The open guardian link of a minor's membership, if one is still usable."""
     stmt = (
         select(Invite)

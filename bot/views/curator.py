@@ -203,9 +203,9 @@ def card(
         questionnaire = catalog.get(questionnaire_id)
         if questionnaire is None:
             continue
-        lines = [f"<b>{escape(t.pick(dict(questionnaire.title)))}</b>"]
+        lines = [f"<b>{escape(t.pick(questionnaire.title))}</b>"]
         lines += [
-            f"• {escape(t.pick(dict(q.label)))}: <i>{answer_html(t, q, answers[q.id])}</i>"
+            f"• {escape(t.pick(q.label))}: <i>{answer_html(t, q, answers[q.id])}</i>"
             for q in questionnaire.questions if q.id in answers
         ]
         blocks.append("\n".join(lines))

@@ -102,6 +102,8 @@ async def _apply(args: argparse.Namespace, session: AsyncSession) -> dict[str, A
 
 
 async def _run(args: argparse.Namespace, database_url: str) -> dict[str, Any]:
+    # Asked from Telegram before the transaction: none stays open across a network call.
+    username = await _bot_username(args.bot_username) if args.command == "invite" else ""
     engine = create_engine(database_url)
     sessionmaker = create_sessionmaker(engine)
     try:
@@ -109,8 +111,7 @@ async def _run(args: argparse.Namespace, database_url: str) -> dict[str, Any]:
             result = await _apply(args, session)
     finally:
         await engine.dispose()
-    if "code" in result:  # asked from Telegram after the transaction, never inside it
-        username = await _bot_username(args.bot_username)
+    if "code" in result:
         result["link"] = orgs.deep_link(username, result["code"])
     return result
 

@@ -25,7 +25,7 @@ from bot.roles import CuratorAccess, curator_access, roles_of
 from bot.services import curator_access as access
 from bot.services import onboarding
 from bot.services import organisations as orgs
-from bot.services.consent import current_document
+from bot.services.consent import load_document
 from bot.services.errors import ServiceError
 from db.migrate import upgrade_to_head
 from db.models import Invite, InviteKind, Organisation, Participant, Role
@@ -50,7 +50,7 @@ def test_parse_id(text: str | None, expected: int | None) -> None:
 
 # -- 2: the operator's name reads correctly whatever it is ---------------------------------
 def test_consent_names_the_operator_in_apposition() -> None:
-    document = current_document()
+    document = load_document()
     ru = document.text("self", "ru", "Школа № 5")
     assert "даю согласие оператору — «Школа № 5» — на обработку" in ru
     assert "согласие Школа" not in ru
@@ -59,7 +59,7 @@ def test_consent_names_the_operator_in_apposition() -> None:
 
 
 def test_curator_terms_are_their_own_text() -> None:
-    document = current_document()
+    document = load_document()
     for language in ("ru", "en"):
         text = document.text("curator", language, "Школа № 5")
         assert "участник программы наставничества" not in text
@@ -144,7 +144,7 @@ async def test_curator_access_needs_terms_and_the_inviters_confirmation(
                             approve=True, now=NOW)
 
     await access.accept_terms(session, membership, first_name="Ксения", username="ks",
-                              version=current_document().version)
+                              version=load_document().version)
     assert curator_access(membership) == CuratorAccess.AWAITING
     assert Role.CURATOR not in roles_of(curator, 503, frozenset())
     assert await q_people.curator_org_ids(session, curator.id) == []
@@ -176,7 +176,7 @@ async def test_admin_cli_links_are_confirmed_by_any_coordinator(session: AsyncSe
     joined = await onboarding.join(session, telegram_id=612, language="ru", code=invite.code,
                                    now=NOW)
     await access.accept_terms(session, joined.membership, first_name="A", username=None,
-                              version=current_document().version)
+                              version=load_document().version)
     approvers = await access.approvers(session, joined.membership, frozenset({ADMIN}))
     assert {a.telegram_id for a in approvers} == {ADMIN, 611}
     with pytest.raises(ServiceError, match="curator_confirm_denied"):

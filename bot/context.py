@@ -61,7 +61,8 @@ class Ctx:
     bot_username: str
     participant: Participant | None
     roles: frozenset[Role]
-    # The dispatcher's consent document (workflow data `consent`).
+    # The dispatcher's consent document (workflow data `consent`); the default serves a Ctx
+    # built outside a dispatcher, as in unit tests.
     consent: ConsentDocument = field(default_factory=load_document)
 
     @property

@@ -128,8 +128,10 @@ async def revoke_invite_button(
 
 
 # -- a new curator: terms, then the inviter's confirmation ------------------------------------
-async def _own_terms(query: CallbackQuery, callback_data: kb.CuratorTermsCb, ctx: Ctx
-                     ) -> Membership | None:
+async def _own_terms(
+    query: CallbackQuery, callback_data: kb.CuratorTermsCb, ctx: Ctx
+) -> Membership | None:
+    """The membership whose terms were pressed; anyone else's button is answered as stale."""
     membership = await access.own_terms(ctx.session, callback_data.m, ctx.user.id)
     if membership is None:
         await ctx.answer(query, ctx.t("common.stale_button"))

@@ -33,8 +33,9 @@ class Paper:
     buttons: InlineKeyboardMarkup
 
 
-def _paper(t: Translator, kind: str, org_name: str, filename: str, buttons: InlineKeyboardMarkup
-           ) -> Paper:
+def _paper(
+    t: Translator, kind: str, org_name: str, filename: str, buttons: InlineKeyboardMarkup
+) -> Paper:
     document = current_document()
     title = document.title(kind, t.language)
     text = document.text(kind, t.language, org_name)

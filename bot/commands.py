@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
@@ -10,6 +11,9 @@ from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefaul
 
 from bot.i18n import SUPPORTED, translator
 from db.models import Role
+
+if TYPE_CHECKING:
+    from bot.context import Ctx
 
 log = logging.getLogger(__name__)
 
@@ -74,3 +78,9 @@ async def set_user_commands(
         )
     except TelegramAPIError as exc:
         log.warning("could not set commands for a chat: %s", type(exc).__name__)
+
+
+async def update_menu(ctx: Ctx, roles: frozenset[Role]) -> None:
+    """The menu of the person being answered, for the roles they hold now."""
+    await ctx.commit()
+    await set_user_commands(ctx.bot, ctx.user.id, roles, ctx.t.language)

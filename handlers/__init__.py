@@ -20,17 +20,17 @@ def get_routers() -> list[Router]:
     )
 
     routers = [
-        errors.router,
-        presence.router,
-        onboarding.router,  # deep links before the plain /start
-        common.router,
-        profile.router,
-        questionnaire.router,
+        errors.create_router(),
+        presence.create_router(),
+        onboarding.create_router(),  # deep links before the plain /start
+        common.create_router(),
+        profile.create_router(),
+        questionnaire.create_router(),
         coordinator.create_router(),
         matching.participant_router,
         matching.router,
         curator.create_router(),
-        fallback.router,
+        fallback.create_router(),
     ]
     for router in routers:
         # Module routers attach to one dispatcher at a time; tests build several.

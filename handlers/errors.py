@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Final
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
@@ -15,10 +14,8 @@ from bot.messaging import drop_buttons_of
 from bot.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
-router: Final[Router] = Router(name=__name__)
 
 
-@router.errors(ExceptionTypeFilter(ServiceError))
 async def on_domain_error(event: ErrorEvent, bot: Bot, t: Translator | None = None) -> bool:
     """A refusal: the session middleware has rolled the update back; say why, in words."""
     exc = event.exception
@@ -40,7 +37,6 @@ async def on_domain_error(event: ErrorEvent, bot: Bot, t: Translator | None = No
     return True
 
 
-@router.errors()
 async def on_error(event: ErrorEvent, bot: Bot) -> bool:
     update = event.update
     log.error(
@@ -66,3 +62,10 @@ async def on_error(event: ErrorEvent, bot: Bot) -> bool:
     except TelegramAPIError as exc:
         log.warning("could not apologise: %s", type(exc).__name__)
     return True
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.errors.register(on_domain_error, ExceptionTypeFilter(ServiceError))
+    router.errors.register(on_error)
+    return router

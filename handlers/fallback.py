@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 
 from bot.commands import COORDINATOR_ONLY, CURATOR_ONLY, command_name
-from bot.i18n import Translator
+from bot.context import Ctx
 from bot.roles import CuratorAccess, pending_curator
-from db.models import Participant
-
-router: Final[Router] = Router(name=__name__)
 
 
-@router.message(F.text.startswith("/"))
-async def unknown_command(
-    message: Message, t: Translator, participant: Participant | None = None
-) -> None:
+async def unknown_command(message: Message, ctx: Ctx) -> None:
+    t = ctx.t
     name = command_name(message.text)
     if name in CURATOR_ONLY:
-        pending = pending_curator(participant)
+        pending = pending_curator(ctx.participant)
         if pending == CuratorAccess.AWAITING:
             text = t("curator_access.awaiting")
         elif pending == CuratorAccess.TERMS:
@@ -32,14 +25,20 @@ async def unknown_command(
         text = t("common.no_rights", role=t("role_for.coordinator"))
     else:
         text = t("common.unknown_command")
-    await message.answer(text)
+    await ctx.send(text)
 
 
-@router.message()
-async def not_understood(message: Message, t: Translator) -> None:
-    await message.answer(t("common.not_understood"))
+async def not_understood(message: Message, ctx: Ctx) -> None:
+    await ctx.send(ctx.t("common.not_understood"))
 
 
-@router.callback_query()
-async def stale_button(query: CallbackQuery, t: Translator) -> None:
-    await query.answer(t("common.stale_button"), show_alert=False)
+async def stale_button(query: CallbackQuery, ctx: Ctx) -> None:
+    await ctx.answer(query, ctx.t("common.stale_button"), alert=False)
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(unknown_command, F.text.startswith("/"))
+    router.message.register(not_understood)
+    router.callback_query.register(stale_button)
+    return router

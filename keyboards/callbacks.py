@@ -6,10 +6,12 @@ from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 
+from db.models import AgeGroup
+
 
 class AgeCb(CallbackData, prefix="age"):
     m: int
-    age: str
+    age: AgeGroup
 
 
 class ConsentCb(CallbackData, prefix="cs"):
@@ -32,10 +34,22 @@ class StartQCb(CallbackData, prefix="sq"):
     m: int
 
 
+class QAction(StrEnum):
+    """What a questionnaire button does; one letter keeps the packed data short."""
+
+    OPTION = "o"  # value: the option's index
+    TOGGLE = "t"  # a multiple choice option on or off; value: the option's index
+    DONE = "d"  # the multiple choice made
+    SCALE = "s"  # value: 1-10
+    YESNO = "y"  # value: 1 yes, 0 no
+    BACK = "b"
+    SKIP = "k"
+
+
 class QCb(CallbackData, prefix="q"):
     """A questionnaire button: action, response id, question index, value."""
 
-    a: str
+    a: QAction
     r: int
     q: int
     v: int = 0

@@ -7,7 +7,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import Translator
 from bot.services.questionnaires import Question
-from keyboards.callbacks import QCb
+from keyboards.callbacks import QAction, QCb
 from keyboards.common import short
 
 
@@ -23,34 +23,36 @@ def question_keyboard(
     builder = InlineKeyboardBuilder()
     sizes: list[int] = []
 
-    def add(text: str, action: str, value: int = 0) -> None:
-        builder.button(text=short(text), callback_data=QCb(a=action, r=response_id, q=index, v=value))
+    def add(text: str, action: QAction, value: int = 0) -> None:
+        builder.button(
+            text=short(text), callback_data=QCb(a=action, r=response_id, q=index, v=value)
+        )
 
     if question.type == "single":
         for i, option in enumerate(question.options):
-            add(t.pick(option.text), "o", i)
+            add(t.pick(option.text), QAction.OPTION, i)
         sizes += [1] * len(question.options)
     elif question.type == "multi":
         chosen = set(selected or ())
         for i, option in enumerate(question.options):
             mark = "✅ " if option.id in chosen else "▫️ "
-            add(mark + t.pick(option.text), "t", i)
-        add(t("common.done"), "d")
+            add(mark + t.pick(option.text), QAction.TOGGLE, i)
+        add(t("common.done"), QAction.DONE)
         sizes += [1] * (len(question.options) + 1)
     elif question.type == "scale":
         for value in range(1, 11):
-            add(str(value), "s", value)
+            add(str(value), QAction.SCALE, value)
         sizes += [5, 5]
     elif question.type == "yesno":
-        add(t("common.answer_yes"), "y", 1)
-        add(t("common.answer_no"), "y", 0)
+        add(t("common.answer_yes"), QAction.YESNO, 1)
+        add(t("common.answer_no"), QAction.YESNO, 0)
         sizes.append(2)
     nav = 0
     if can_go_back:
-        add(t("common.back"), "b")
+        add(t("common.back"), QAction.BACK)
         nav += 1
     if question.optional:
-        add(t("common.skip"), "k")
+        add(t("common.skip"), QAction.SKIP)
         nav += 1
     if nav:
         sizes.append(nav)

@@ -22,6 +22,7 @@ from db.models import (
     Answer,
     Membership,
     MembershipStatus,
+    Participant,
     QuestionnaireResponse,
     ResponseStatus,
 )
@@ -65,11 +66,15 @@ def questionnaire_for(catalog: Catalog, membership: Membership, stage: str) -> Q
     return found
 
 
+async def consent_valid(session: AsyncSession, membership: Membership) -> bool:
+    """Whether the membership has a consent of the current version (the text may change)."""
+    consent = await state_for(session, membership, current_document().version)
+    return consent.satisfied(membership.participant.age_group)
+
+
 async def require_consent(session: AsyncSession, membership: Membership) -> None:
     """Nothing new is collected without a valid consent of the current version."""
-    participant = membership.participant
-    consent = await state_for(session, membership, current_document().version)
-    if not consent.satisfied(participant.age_group):
+    if not await consent_valid(session, membership):
         raise ServiceError("consent_required")
 
 
@@ -106,18 +111,26 @@ def _cursor(response: QuestionnaireResponse, questionnaire: Questionnaire) -> Cu
     return Cursor(response, questionnaire, current, answers)
 
 
-async def load(
+async def find(
     session: AsyncSession, catalog: Catalog, response_id: int
-) -> tuple[Cursor, Membership]:
+) -> tuple[Cursor, Membership] | None:
+    """The response and its membership; None when it is gone (or its questionnaire is)."""
     response = await q.get(session, response_id)
-    if response is None:
-        raise ServiceError("response_missing")
-    questionnaire = catalog.get(response.questionnaire_id)
-    if questionnaire is None:
-        raise ServiceError("response_missing")
+    questionnaire = catalog.get(response.questionnaire_id) if response is not None else None
+    if response is None or questionnaire is None:
+        return None
     membership = await q_people.membership(session, response.membership_id)
     assert membership is not None
     return _cursor(response, questionnaire), membership
+
+
+async def load(
+    session: AsyncSession, catalog: Catalog, response_id: int
+) -> tuple[Cursor, Membership]:
+    found = await find(session, catalog, response_id)
+    if found is None:
+        raise ServiceError("response_missing")
+    return found
 
 
 def _store(cursor: Cursor, question: Question, value: AnswerValue) -> None:
@@ -204,12 +217,20 @@ def back(cursor: Cursor) -> Cursor:
     return Cursor(cursor.response, cursor.questionnaire, previous, cursor.answers)
 
 
-def goto(cursor: Cursor, question_id: str) -> Cursor:
-    """Re-ask one question (editing from /me)."""
+def reopen(cursor: Cursor, question_id: str) -> Cursor | None:
+    """The cursor at one question, if it is still asked (None when its condition fails)."""
     question = cursor.questionnaire.question(question_id)
     if question is None or (question.when is not None and not question.when.holds(cursor.answers)):
-        raise ServiceError("question_missing")
+        return None
     return Cursor(cursor.response, cursor.questionnaire, question, cursor.answers)
+
+
+def goto(cursor: Cursor, question_id: str) -> Cursor:
+    """Re-ask one question (editing from /me)."""
+    moved = reopen(cursor, question_id)
+    if moved is None:
+        raise ServiceError("question_missing")
+    return moved
 
 
 def _drop_hidden(cursor: Cursor) -> None:
@@ -226,3 +247,34 @@ def _complete(cursor: Cursor, membership: Membership, now: dt.datetime) -> None:
     response.completed_at = response.completed_at or now
     if response.stage == ONBOARDING and membership.status == MembershipStatus.QUESTIONNAIRE:
         membership.status = MembershipStatus.IN_BASE
+
+
+@dataclass(slots=True)
+class Answered:
+    response_id: int
+    questionnaire: Questionnaire
+    answers: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Filled:
+    """One membership with the questionnaires answered in it (for /me)."""
+
+    membership: Membership
+    responses: list[Answered]
+
+
+async def filled(
+    session: AsyncSession, catalog: Catalog, participant: Participant
+) -> list[Filled]:
+    result = []
+    for item in participant.memberships:
+        membership = await q_people.membership(session, item.id)
+        assert membership is not None
+        responses = []
+        for response in await q.of_memberships(session, [membership.id]):
+            questionnaire = catalog.get(response.questionnaire_id)
+            if questionnaire is not None:
+                responses.append(Answered(response.id, questionnaire, q.answer_map(response)))
+        result.append(Filled(membership, responses))
+    return result

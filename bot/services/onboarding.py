@@ -67,12 +67,26 @@ def _needs_age(membership: Membership) -> bool:
     return membership.role in (Role.MENTEE, Role.MENTOR)
 
 
+def join_refusal(invite: Invite | None, now: dt.datetime) -> ServiceError | None:
+    """Why `join` would refuse this invitation (None: it would not), for a caller that
+    has more to say than the refusal itself."""
+    try:
+        invite = orgs.check_usable(invite, now)
+    except ServiceError as exc:
+        return exc
+    if invite.kind == InviteKind.GUARDIAN:
+        return ServiceError("guardian_link_here")
+    return None
+
+
 async def join(
     session: AsyncSession, *, telegram_id: int, language: str, code: str, now: dt.datetime
 ) -> Joined:
-    invite = orgs.check_usable(await q_orgs.invite_by_code(session, code), now)
-    if invite.kind == InviteKind.GUARDIAN:
-        raise ServiceError("guardian_link_here")
+    invite = await q_orgs.invite_by_code(session, code)
+    refusal = join_refusal(invite, now)
+    if refusal is not None:
+        raise refusal
+    assert invite is not None
     participant = await q.get_or_create(session, telegram_id, language)
     role = Role(invite.kind)
     programme_id = invite.programme_id if role != Role.CURATOR else None
@@ -110,7 +124,10 @@ def _rejoin_curator(membership: Membership, invite: Invite) -> None:
 
 
 async def next_step(
-    session: AsyncSession, membership: Membership, participant: Participant, version: int | None = None
+    session: AsyncSession,
+    membership: Membership,
+    participant: Participant,
+    version: int | None = None,
 ) -> Next:
     version = version or current_document().version
     consent = await state_for(session, membership, version)
@@ -211,17 +228,25 @@ async def accept_self(
     now: dt.datetime,
 ) -> ConsentOutcome:
     """The participant's own consent: only now their age group and Telegram names are kept."""
-    if age_group is not None:
-        participant.age_group = AgeGroup(age_group)
-    elif participant.age_group is None:
-        participant.age_group = AgeGroup.ADULT if not _needs_age(membership) else None
-    if participant.age_group == AgeGroup.CHILD:
+    if self_consent_age(membership, participant, age_group) == AgeGroup.CHILD:
         raise ServiceError("child_needs_guardian")
+    participant.age_group = self_consent_age(membership, participant, age_group)
     participant.tg_first_name = first_name
     participant.tg_username = username
     _record(session, membership, ConsentKind.SELF, ConsentDecision.ACCEPTED, version)
     await session.flush()
     return await _after_consent(session, membership, participant, version, now)
+
+
+def self_consent_age(
+    membership: Membership, participant: Participant, age_group: str | None
+) -> AgeGroup | None:
+    """The age group the person's own consent records (a child's own consent counts not)."""
+    if age_group is not None:
+        return AgeGroup(age_group)
+    if participant.age_group is None:
+        return None if _needs_age(membership) else AgeGroup.ADULT
+    return AgeGroup(participant.age_group)
 
 
 async def request_guardian(

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import translator
-from bot.services.outbox import enqueue
 from db.fsm_storage import forget_dialogs
 from db.models import (
     ACTIVE_PAIR_STATUSES,
@@ -30,13 +28,37 @@ from db.models import (
     Role,
 )
 from db.queries import audit
+from db.queries import participants as q_people
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerNotice:
+    """The other side of a pair that ended: told it ended, nothing about the leaver."""
+
+    chat_id: int
+    language: str
+    pair_id: int
+    membership_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CuratorNotice:
+    """A curator of an organisation the person left, told their numbers there."""
+
+    chat_id: int
+    language: str
+    curator_id: int
+    organisation_id: int
 
 
 @dataclass(slots=True)
 class Forgotten:
+    participant_id: int = 0
     closed_pairs: list[Pair] = field(default_factory=list)
     organisation_ids: set[int] = field(default_factory=set)
     memberships: dict[int, list[int]] = field(default_factory=dict)  # organisation -> ids
+    partners: list[PartnerNotice] = field(default_factory=list)
+    curators: list[CuratorNotice] = field(default_factory=list)
 
     def numbers(self, organisation_id: int) -> str:
         """The person's numbers as the organisation's curators know them (membership ids)."""
@@ -46,7 +68,7 @@ class Forgotten:
 async def forget(
     session: AsyncSession, participant: Participant, *, now: dt.datetime, version: int
 ) -> Forgotten:
-    result = Forgotten()
+    result = Forgotten(participant_id=participant.id)
     names = [
         n for n in (participant.full_name, participant.tg_first_name, participant.tg_username) if n
     ]
@@ -64,7 +86,9 @@ async def forget(
             QuestionnaireResponse.membership_id.in_(membership_ids)
         )
         await session.execute(
-            delete(Answer).where(Answer.response_id.in_(response_ids), Answer.is_personal.is_(True))
+            delete(Answer).where(
+                Answer.response_id.in_(response_ids), Answer.is_personal.is_(True)
+            )
         )
         result.closed_pairs = await _close_pairs(session, membership_ids, participant.id, now)
 
@@ -102,7 +126,7 @@ async def forget(
             )
         )
     await _drop_queued_mentions(session, names)
-    await _tell_partners(session, result.closed_pairs, membership_ids, now)
+    result.partners = await _partners(session, result.closed_pairs, membership_ids)
 
     participant.full_name = None
     participant.tg_first_name = None
@@ -112,6 +136,7 @@ async def forget(
     participant.share_contacts = False
     participant.status = ParticipantStatus.FORGOTTEN
     participant.forgotten_at = now
+    result.curators = await _curators(session, participant.id, result.organisation_ids)
     return result
 
 
@@ -158,10 +183,11 @@ async def _close_pairs(
     return [p for p in pairs if p.status == PairStatus.ENDED]
 
 
-async def _tell_partners(
-    session: AsyncSession, pairs: list[Pair], leaver_ids: list[int], now: dt.datetime
-) -> None:
-    """The other side of each ended pair learns it ended (nothing about the leaver)."""
+async def _partners(
+    session: AsyncSession, pairs: list[Pair], leaver_ids: list[int]
+) -> list[PartnerNotice]:
+    """Whom to tell that their pair ended: the other side of each ended pair."""
+    notices = []
     for pair in pairs:
         for membership_id in (pair.mentee_membership_id, pair.mentor_membership_id):
             if membership_id in leaver_ids:
@@ -173,10 +199,24 @@ async def _tell_partners(
             ).scalar_one())
             if other is None or other.telegram_id is None:
                 continue
-            await enqueue(
-                session, chat_id=other.telegram_id, key=f"forget-ended:{pair.id}:{membership_id}",
-                text=translator(other.language)("forget.partner_notice"), now=now,
+            notices.append(
+                PartnerNotice(other.telegram_id, other.language, pair.id, membership_id)
             )
+    return notices
+
+
+async def _curators(
+    session: AsyncSession, leaver_id: int, organisation_ids: set[int]
+) -> list[CuratorNotice]:
+    notices = []
+    for organisation_id in organisation_ids:
+        for curator in await q_people.curators_of(session, organisation_id):
+            if curator.telegram_id is None or curator.id == leaver_id:
+                continue
+            notices.append(
+                CuratorNotice(curator.telegram_id, curator.language, curator.id, organisation_id)
+            )
+    return notices
 
 
 async def _drop_queued_mentions(session: AsyncSession, names: list[str]) -> None:

@@ -11,6 +11,7 @@ from bot.ids import MAX_ID, first_invalid, parse_id, parse_ids
 from bot.services import pairing, people, privacy
 from bot.services.errors import ServiceError
 from bot.services.pairing import PairWarning
+from bot.views.profile import tell_partners
 from db.models import (
     Consent,
     ConsentDecision,
@@ -141,6 +142,7 @@ async def test_forget_tells_the_other_side_and_numbers_by_membership(world: Worl
     mentee = await world.session.get(Participant, tee.participant_id)
     assert mentor is not None and mentee is not None
     result = await privacy.forget(world.session, mentor, now=NOW, version=1)
+    await tell_partners(world.session, result, now=NOW)
     assert result.numbers(world.org.id) == str(tor.id)
     messages = (await world.session.execute(select(OutboxMessage))).scalars().all()
     assert [(m.chat_id, m.payload["text"]) for m in messages] == [

@@ -28,7 +28,6 @@ from bot.middlewares import (
 )
 from bot.ratelimit import RetryAfterMiddleware
 from bot.services.consent import CONSENT_FILE, load_document
-from bot.services.consent import use_document as use_consent_document
 from bot.services.questionnaires import DATA_DIR, Catalog
 from db.engine import create_engine, create_sessionmaker
 from db.fsm_storage import DatabaseStorage
@@ -78,7 +77,6 @@ def create_dispatcher(
     catalog: Catalog | None = None,
 ) -> Dispatcher:
     consent = load_document(settings.consent_file or CONSENT_FILE)
-    use_consent_document(consent)  # deprecated: for callers of current_document()
     dp = Dispatcher(
         storage=storage or DatabaseStorage(database.sessionmaker),
         disable_fsm=True,  # registered below, after the per-user ordering

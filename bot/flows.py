@@ -47,7 +47,9 @@ async def continue_onboarding(
         full = await q_people.membership(ctx.session, item.id)
         assert full is not None
         onboarding.auto_form(full)
-        step = await onboarding.next_step(ctx.session, full, full.participant)
+        step = await onboarding.next_step(
+            ctx.session, full, full.participant, ctx.consent.version
+        )
         if step == Next.AGE and (await ctx.state.get_data()).get("age"):
             step = Next.CONSENT  # the age group chosen before consent lives in the dialog
         if step == Next.READY:
@@ -65,9 +67,9 @@ async def do_step(ctx: Ctx, membership: Membership, step: Next) -> None:
     if step == Next.AGE:
         await ctx.send(*views.age_question(t, membership))
     elif step == Next.CONSENT and membership.role == Role.CURATOR:
-        await send_paper(ctx, views.curator_terms(t, org_name, membership.id))
+        await send_paper(ctx, views.curator_terms(t, ctx.consent, org_name, membership.id))
     elif step == Next.CONSENT:
-        await send_paper(ctx, views.own_consent(t, org_name, membership.id))
+        await send_paper(ctx, views.own_consent(t, ctx.consent, org_name, membership.id))
     elif step == Next.GUARDIAN:
         invite = await q_orgs.guardian_invite(ctx.session, membership.id, ctx.now)
         if invite is None:
@@ -89,7 +91,9 @@ async def consent_again(ctx: Ctx, membership: Membership) -> None:
 async def begin(ctx: Ctx, membership: Membership, stage: str = answering.ONBOARDING) -> None:
     """Start or resume a questionnaire; the intro is shown only before the first answer."""
     t = ctx.t
-    cursor = await answering.start(ctx.session, ctx.catalog, membership, stage)
+    cursor = await answering.start(
+        ctx.session, ctx.catalog, membership, stage, consent_version=ctx.consent.version
+    )
     if cursor.finished:
         await ctx.state.clear()
         await finished(ctx, membership, cursor)

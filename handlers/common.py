@@ -53,7 +53,7 @@ async def start_plain(message: Message, ctx: Ctx) -> None:
         )
         full = await q_people.membership(ctx.session, membership.id)
         assert full is not None
-        await flows.send_paper(ctx, curator_terms(t, full.organisation.name, full.id))
+        await flows.send_paper(ctx, curator_terms(t, ctx.consent, full.organisation.name, full.id))
         return
     if pending == CuratorAccess.AWAITING and not roles:
         await ctx.send(t("curator_access.awaiting"))

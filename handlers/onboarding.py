@@ -15,7 +15,6 @@ from bot.commands import update_menu
 from bot.context import Ctx
 from bot.roles import CuratorAccess, curator_access, roles_of
 from bot.services import onboarding
-from bot.services.consent import current_document
 from bot.services.onboarding import Next
 from bot.views import onboarding as views
 from db.models import AgeGroup, InviteKind, Membership, MembershipStatus, Role
@@ -55,7 +54,9 @@ async def open_code(message: Message, code: str, ctx: Ctx) -> None:
         )
         await ctx.send(t("consent.guardian_intro", org=escape(request.organisation_name)))
         await flows.send_paper(
-            ctx, views.guardian_consent(t, request.organisation_name, request.invite.code)
+            ctx, views.guardian_consent(
+                t, ctx.consent, request.organisation_name, request.invite.code
+            )
         )
         return
     refusal = onboarding.join_refusal(invite, ctx.now) if in_dialog else None
@@ -64,7 +65,8 @@ async def open_code(message: Message, code: str, ctx: Ctx) -> None:
         await ctx.send(t("onboarding.code_kept_questionnaire"))
         return
     joined = await onboarding.join(
-        ctx.session, telegram_id=ctx.user.id, language=t.language, code=code, now=ctx.now
+        ctx.session, telegram_id=ctx.user.id, language=t.language, code=code, now=ctx.now,
+        consent_version=ctx.consent.version,
     )
     membership = await q_people.membership(ctx.session, joined.membership.id)
     assert membership is not None
@@ -94,7 +96,8 @@ async def _curator_joined(ctx: Ctx, membership: Membership) -> None:
     access = curator_access(membership)
     if access == CuratorAccess.TERMS:
         org_name = membership.organisation.name
-        await flows.send_paper(ctx, views.curator_terms(ctx.t, org_name, membership.id))
+        terms = views.curator_terms(ctx.t, ctx.consent, org_name, membership.id)
+        await flows.send_paper(ctx, terms)
     elif access == CuratorAccess.AWAITING:
         await ctx.send(ctx.t("curator_access.awaiting"))
     else:
@@ -127,7 +130,9 @@ async def on_age(query: CallbackQuery, callback_data: AgeCb, ctx: Ctx) -> None:
         return
     # Kept in the dialog only: nothing about the person is stored before consent.
     await ctx.state.update_data(age=callback_data.age.value)
-    await flows.send_paper(ctx, views.own_consent(t, membership.organisation.name, membership.id))
+    await flows.send_paper(ctx, views.own_consent(
+        t, ctx.consent, membership.organisation.name, membership.id
+    ))
 
 
 async def on_consent(query: CallbackQuery, callback_data: ConsentCb, ctx: Ctx) -> None:
@@ -136,7 +141,7 @@ async def on_consent(query: CallbackQuery, callback_data: ConsentCb, ctx: Ctx) -
     if membership is None or membership.status not in CONSENT_STATES:
         await ctx.answer(query, t("common.stale_button"))
         return
-    version = current_document().version
+    version = ctx.consent.version
     if callback_data.v != version:
         await ctx.answer(query, t("onboarding.consent_old_version"))
         await ctx.drop_buttons(query.message)
@@ -210,7 +215,7 @@ async def on_guardian(query: CallbackQuery, callback_data: GuardianCb, ctx: Ctx)
     decide = onboarding.accept_guardian if callback_data.ok else onboarding.decline_guardian
     membership = await decide(
         ctx.session, invite.code, guardian_telegram_id=ctx.user.id,
-        version=current_document().version, now=ctx.now,
+        version=ctx.consent.version, now=ctx.now,
     )
     await views.tell_minor(
         ctx.session, membership, invite.id, accepted=callback_data.ok, now=ctx.now

@@ -10,7 +10,6 @@ from bot import flows
 from bot.commands import update_menu
 from bot.context import Ctx
 from bot.services import answering, privacy
-from bot.services.consent import current_document
 from bot.services.errors import ServiceError
 from bot.views import profile as views
 from db.models import ParticipantStatus
@@ -33,7 +32,7 @@ async def edit_answer(query: CallbackQuery, callback_data: EditCb, ctx: Ctx) -> 
     cursor, membership = await answering.load(ctx.session, ctx.catalog, callback_data.r)
     if ctx.participant is None or membership.participant_id != ctx.participant.id:
         raise ServiceError("response_missing")
-    await answering.require_consent(ctx.session, membership)
+    await answering.require_consent(ctx.session, membership, ctx.consent.version)
     questions = cursor.questionnaire.questions
     if not 0 <= callback_data.q < len(questions):
         await ctx.answer(query, ctx.t("common.stale_button"), alert=True)
@@ -63,7 +62,7 @@ async def forget_do(query: CallbackQuery, callback_data: ForgetCb, ctx: Ctx) -> 
         await ctx.send(t("forget.kept"))
         return
     result = await privacy.forget(
-        ctx.session, participant, now=ctx.now, version=current_document().version
+        ctx.session, participant, now=ctx.now, version=ctx.consent.version
     )
     await views.tell_partners(ctx.session, result, now=ctx.now)
     await views.tell_curators(ctx.session, result, now=ctx.now)

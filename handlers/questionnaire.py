@@ -169,13 +169,13 @@ async def _choose(query: CallbackQuery, ctx: Ctx, screen: Screen, raw: Any) -> N
     except InvalidAnswer as exc:
         await ctx.answer(query, ctx.t(exc.key, **exc.params), alert=True)
         return
-    if not await answering.consent_valid(ctx.session, screen.membership):
+    if not await answering.consent_valid(ctx.session, screen.membership, ctx.consent.version):
         await ctx.answer(query)
         await flows.consent_again(ctx, screen.membership)
         return
     cursor = await answering.answer(
         ctx.session, screen.cursor, screen.membership, checked, now=ctx.now,
-        edit_only=screen.editing,
+        consent_version=ctx.consent.version, edit_only=screen.editing,
     )
     await ctx.answer(query)
     assert query.message is not None
@@ -195,12 +195,12 @@ async def on_text(message: Message, ctx: Ctx) -> None:
     except InvalidAnswer as exc:
         await ctx.send(ctx.t(exc.key, **exc.params))
         return
-    if not await answering.consent_valid(ctx.session, screen.membership):
+    if not await answering.consent_valid(ctx.session, screen.membership, ctx.consent.version):
         await flows.consent_again(ctx, screen.membership)
         return
     cursor = await answering.answer(
         ctx.session, screen.cursor, screen.membership, value, now=ctx.now,
-        edit_only=screen.editing,
+        consent_version=ctx.consent.version, edit_only=screen.editing,
     )
     if screen.data.get("msg") and screen.data.get("kb"):
         await flows.drop_keyboard(ctx, screen.data["msg"])

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.consent import current_document, state_for
+from bot.services.consent import state_for
 from bot.services.errors import ServiceError
 from bot.services.questionnaires import (
     AnswerValue,
@@ -66,22 +66,27 @@ def questionnaire_for(catalog: Catalog, membership: Membership, stage: str) -> Q
     return found
 
 
-async def consent_valid(session: AsyncSession, membership: Membership) -> bool:
+async def consent_valid(session: AsyncSession, membership: Membership, version: int) -> bool:
     """Whether the membership has a consent of the current version (the text may change)."""
-    consent = await state_for(session, membership, current_document().version)
+    consent = await state_for(session, membership, version)
     return consent.satisfied(membership.participant.age_group)
 
 
-async def require_consent(session: AsyncSession, membership: Membership) -> None:
+async def require_consent(session: AsyncSession, membership: Membership, version: int) -> None:
     """Nothing new is collected without a valid consent of the current version."""
-    if not await consent_valid(session, membership):
+    if not await consent_valid(session, membership, version):
         raise ServiceError("consent_required")
 
 
 async def start(
-    session: AsyncSession, catalog: Catalog, membership: Membership, stage: str
+    session: AsyncSession,
+    catalog: Catalog,
+    membership: Membership,
+    stage: str,
+    *,
+    consent_version: int,
 ) -> Cursor:
-    await require_consent(session, membership)
+    await require_consent(session, membership, consent_version)
     questionnaire = questionnaire_for(catalog, membership, stage)
     response = await q.find(session, membership.id, questionnaire.id, stage)
     if response is None:
@@ -151,10 +156,11 @@ async def answer(
     value: AnswerValue,
     *,
     now: dt.datetime,
+    consent_version: int,
     edit_only: bool = False,
 ) -> Cursor:
     """Store the answer to the current question and move on (already validated value)."""
-    await require_consent(session, membership)
+    await require_consent(session, membership, consent_version)
     question = cursor.question
     if question is None:
         raise ServiceError("questionnaire_done")

@@ -46,21 +46,6 @@ def load_document(path: Path = CONSENT_FILE) -> ConsentDocument:
     return ConsentDocument(version=int(raw["version"]), sections=sections)
 
 
-# Deprecated, for callers not yet given the dispatcher's document (`ctx.consent`): the
-# document the last dispatcher loaded. Goes once every caller takes the document or version.
-_legacy_default: list[ConsentDocument] = []
-
-
-def use_document(document: ConsentDocument) -> None:
-    """Deprecated: make `document` what `current_document()` returns."""
-    _legacy_default[:] = [document]
-
-
-def current_document() -> ConsentDocument:
-    """Deprecated: handlers read `ctx.consent`; services take the version as a parameter."""
-    return _legacy_default[0] if _legacy_default else load_document()
-
-
 @dataclass(frozen=True, slots=True)
 class ConsentState:
     self_ok: bool

@@ -14,7 +14,7 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import organisations as orgs
-from bot.services.consent import current_document, state_for
+from bot.services.consent import state_for
 from bot.services.errors import ServiceError
 from db.models import (
     AgeGroup,
@@ -80,7 +80,13 @@ def join_refusal(invite: Invite | None, now: dt.datetime) -> ServiceError | None
 
 
 async def join(
-    session: AsyncSession, *, telegram_id: int, language: str, code: str, now: dt.datetime
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    language: str,
+    code: str,
+    now: dt.datetime,
+    consent_version: int,
 ) -> Joined:
     invite = await q_orgs.invite_by_code(session, code)
     refusal = join_refusal(invite, now)
@@ -112,7 +118,9 @@ async def join(
             _rejoin_curator(membership, invite)
     if role == Role.CURATOR and invite.programme_id is not None:
         participant.current_programme_id = invite.programme_id
-    return Joined(membership, await next_step(session, membership, participant), is_new)
+    return Joined(
+        membership, await next_step(session, membership, participant, consent_version), is_new
+    )
 
 
 def _rejoin_curator(membership: Membership, invite: Invite) -> None:
@@ -127,9 +135,8 @@ async def next_step(
     session: AsyncSession,
     membership: Membership,
     participant: Participant,
-    version: int | None = None,
+    version: int,
 ) -> Next:
-    version = version or current_document().version
     consent = await state_for(session, membership, version)
     if not consent.satisfied(participant.age_group):
         # A child's age group is not stored before the guardian consents: the pending

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator, translator
 from bot.messaging import enqueue
-from bot.services.consent import CURATOR, current_document
+from bot.services.consent import CURATOR, ConsentDocument
 from bot.services.organisations import deep_link
 from db.models import AgeGroup, Membership
 from keyboards.callbacks import AgeCb, ConsentCb, FormCb, GuardianCb, StartQCb
@@ -34,9 +34,13 @@ class Paper:
 
 
 def _paper(
-    t: Translator, kind: str, org_name: str, filename: str, buttons: InlineKeyboardMarkup
+    t: Translator,
+    document: ConsentDocument,
+    kind: str,
+    org_name: str,
+    filename: str,
+    buttons: InlineKeyboardMarkup,
 ) -> Paper:
-    document = current_document()
     title = document.title(kind, t.language)
     text = document.text(kind, t.language, org_name)
     return Paper(
@@ -52,13 +56,19 @@ def _paper(
 
 
 def consent_paper(
-    t: Translator, kind: str, org_name: str, buttons: InlineKeyboardMarkup
+    t: Translator,
+    document: ConsentDocument,
+    kind: str,
+    org_name: str,
+    buttons: InlineKeyboardMarkup,
 ) -> Paper:
-    return _paper(t, kind, org_name, t("consent.filename"), buttons)
+    return _paper(t, document, kind, org_name, t("consent.filename"), buttons)
 
 
-def own_consent(t: Translator, org_name: str, membership_id: int) -> Paper:
-    version = current_document().version
+def own_consent(
+    t: Translator, document: ConsentDocument, org_name: str, membership_id: int
+) -> Paper:
+    version = document.version
     buttons = column(
         [
             (t("consent.accept"), ConsentCb(m=membership_id, ok=True, v=version)),
@@ -66,10 +76,10 @@ def own_consent(t: Translator, org_name: str, membership_id: int) -> Paper:
         ],
         width=2,
     )
-    return consent_paper(t, "self", org_name, buttons)
+    return consent_paper(t, document, "self", org_name, buttons)
 
 
-def guardian_consent(t: Translator, org_name: str, code: str) -> Paper:
+def guardian_consent(t: Translator, document: ConsentDocument, org_name: str, code: str) -> Paper:
     buttons = column(
         [
             (t("consent.accept"), GuardianCb(c=code, ok=True)),
@@ -77,15 +87,17 @@ def guardian_consent(t: Translator, org_name: str, code: str) -> Paper:
         ],
         width=2,
     )
-    return consent_paper(t, "guardian", org_name, buttons)
+    return consent_paper(t, document, "guardian", org_name, buttons)
 
 
-def curator_terms(t: Translator, org_name: str, membership_id: int) -> Paper:
+def curator_terms(
+    t: Translator, document: ConsentDocument, org_name: str, membership_id: int
+) -> Paper:
     buttons = two(
         (t("consent.accept"), CuratorTermsCb(m=membership_id, a=TermsAnswer.ACCEPT)),
         (t("consent.decline"), CuratorTermsCb(m=membership_id, a=TermsAnswer.DECLINE)),
     )
-    return _paper(t, CURATOR, org_name, t("curator_access.filename"), buttons)
+    return _paper(t, document, CURATOR, org_name, t("curator_access.filename"), buttons)
 
 
 def age_question(t: Translator, membership: Membership) -> tuple[str, InlineKeyboardMarkup]:

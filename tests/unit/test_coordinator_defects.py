@@ -131,14 +131,14 @@ async def test_curator_access_needs_terms_and_the_inviters_confirmation(
     other_coordinator = await _person(session, 502, is_coordinator=True)
     invite = await orgs.curator_invite(session, org.id, now=NOW, actor_id=inviter.id)
     joined = await onboarding.join(session, telegram_id=503, language="ru", code=invite.code,
-                                   now=NOW)
+                                   now=NOW, consent_version=1)
     membership = joined.membership
     curator = await q_people.by_telegram_id(session, 503)
     assert curator is not None
     assert curator_access(membership) == CuratorAccess.TERMS
     assert Role.CURATOR not in roles_of(curator, 503, frozenset())
     with pytest.raises(ServiceError, match="invite_used"):  # single use
-        await onboarding.join(session, telegram_id=504, language="ru", code=invite.code, now=NOW)
+        await onboarding.join(session, telegram_id=504, language="ru", code=invite.code, now=NOW, consent_version=1)
     with pytest.raises(ServiceError, match="curator_terms_pending"):
         await access.decide(session, membership.id, actor=inviter, actor_is_coordinator=True,
                             approve=True, now=NOW)
@@ -174,7 +174,7 @@ async def test_admin_cli_links_are_confirmed_by_any_coordinator(session: AsyncSe
     await _person(session, 611, is_coordinator=True)
     invite = await orgs.curator_invite(session, org.id, now=NOW, actor_id=None)
     joined = await onboarding.join(session, telegram_id=612, language="ru", code=invite.code,
-                                   now=NOW)
+                                   now=NOW, consent_version=1)
     await access.accept_terms(session, joined.membership, first_name="A", username=None,
                               version=load_document().version)
     approvers = await access.approvers(session, joined.membership, frozenset({ADMIN}))

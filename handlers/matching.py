@@ -27,7 +27,7 @@ from bot.services.people import Access
 from bot.services.questionnaires import Catalog
 from db.models import Participant, Programme, Role
 from db.queries import organisations as q_orgs
-from handlers.matching_views import (
+from bot.views.matching import (
     card_text,
     deliver,
     intro_report,

@@ -21,6 +21,7 @@ from bot.render import clip
 from bot.services import pairing
 from bot.services.pairing import Card, Notice, NoticeKind, PairWarning, Person
 from bot.services.questionnaires import Catalog
+from bot.views.pairing_words import answer_words, describe_reasons
 from db.models import Role
 from keyboards import matching as kb
 
@@ -47,7 +48,7 @@ def _facts(t: Translator, catalog: Catalog, person: Person) -> list[tuple[str, s
     )
     out = []
     for tag in keys:
-        value = pairing.answer_words(t, catalog, person, tag)
+        value = answer_words(t, catalog, person, tag)
         if value:
             out.append((f"matching.fact_{tag}", value))
     return out
@@ -56,7 +57,7 @@ def _facts(t: Translator, catalog: Catalog, person: Person) -> list[tuple[str, s
 def _profile_line(t: Translator, catalog: Catalog, person: Person) -> str:
     """A short plain-text profile for the preference list."""
     parts = [
-        pairing.answer_words(t, catalog, person, tag, limit=3)
+        answer_words(t, catalog, person, tag, limit=3)
         for tag in (("needs", "interests") if person.role == Role.MENTEE
                     else ("competences", "interests"))
     ]
@@ -78,7 +79,7 @@ def card_text(
                                              else pair.form)),
         t("matching.card_score", score=score_text(t, pair.score)),
     ]
-    reasons = pairing.describe_reasons(
+    reasons = describe_reasons(
         t, catalog, pairing.reasons_of(pair), card.mentee, card.mentor
     )
     if reasons:
@@ -189,7 +190,7 @@ def manual_warning(t: Translator, catalog: Catalog, result: pairing.ManualResult
     ]
     lines += [t(f"matching.warning_{w.value}") for w in result.warnings]
     repeated = {SAME_AS_WARNING[w] for w in result.warnings if w in SAME_AS_WARNING}
-    reasons = pairing.describe_reasons(
+    reasons = describe_reasons(
         t, catalog, [r for r in result.score.reasons if r.code not in repeated],
         result.mentee, result.mentor,
     )

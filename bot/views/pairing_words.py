@@ -6,14 +6,11 @@ Option ids become the option texts of the questionnaires the two people answered
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from bot.i18n import Translator
 from bot.services.matching import Reason
+from bot.services.pairing import Person, questionnaire_of
 from bot.services.questionnaires import Catalog, Questionnaire
-
-if TYPE_CHECKING:
-    from bot.services.pairing import Person
 
 CAVEATS = frozenset(
     {
@@ -25,10 +22,6 @@ CAVEATS = frozenset(
         "form_mismatch",
     }
 )
-
-
-def questionnaire_of(catalog: Catalog, person: Person) -> Questionnaire | None:
-    return catalog.get(person.questionnaire_id) if person.questionnaire_id else None
 
 
 def _option_words(
@@ -110,10 +103,3 @@ def answer_words(
         value = int(value)
     return str(value)
 
-
-def free_text(catalog: Catalog, person: Person, question_id: str) -> str | None:
-    questionnaire = questionnaire_of(catalog, person)
-    if questionnaire is None or questionnaire.question(question_id) is None:
-        return None
-    value = person.answers.get(question_id)
-    return value if isinstance(value, str) and value.strip() else None

@@ -27,8 +27,8 @@ def get_routers() -> list[Router]:
         profile.router,
         questionnaire.router,
         coordinator.router,
-        matching.participant_router,
-        matching.router,
+        matching.create_participant_router(),
+        matching.create_router(),
         curator.router,
         fallback.router,
     ]

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.errors import ServiceError
+from bot.services.errors import NotYoursError, StaleError
 from bot.services.pairing.model import CONTACT_SHARED, Notice, NoticeKind, Shared
 from bot.services.pairing.profiles import people_of
 from db.models import (
@@ -21,13 +21,13 @@ async def share_contact(
     """One side agrees to share their contact; once both have, each gets the other's."""
     pair = await q.get(session, pair_id, fresh=True)
     if pair is None or pair.status not in ACTIVE_PAIR_STATUSES:
-        raise ServiceError("pairing_not_active", id=pair_id)
+        raise StaleError("pairing_not_active", id=pair_id)
     members = await q.memberships(session, [pair.mentee_membership_id, pair.mentor_membership_id])
     me = next(
         (m for m in members.values() if m.participant.telegram_id == telegram_id), None
     )
     if me is None:
-        raise ServiceError("pairing_not_yours")
+        raise NotYoursError("pairing_not_yours")
     me.participant.share_contacts = True
     events = await q.events(session, pair_id)
     shared = {e.actor_id for e in events if e.to_status == CONTACT_SHARED}

@@ -8,7 +8,7 @@ from collections.abc import Collection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import matching
-from bot.services.errors import ServiceError
+from bot.services.errors import ServiceError, StaleError
 from bot.services.matching import Weights
 from bot.services.pairing.model import (
     MAX_CAPACITY,
@@ -60,6 +60,30 @@ async def manual_pair(
     """Pair two people by the curator's choice. With a low score, different forms, a full
     mentor, a mentee who has a mentor or a couple rejected before, nothing is done until
     the curator confirms; confirming a full mentor raises their capacity by one."""
+    try:
+        return await _make_pair(
+            session, catalog, mentee_id, mentor_id, org_ids=org_ids, actor_id=actor_id,
+            now=now, confirmed=confirmed, weights=weights,
+        )
+    except ServiceError as exc:
+        if confirmed and not exc.stale:
+            # the confirmation's buttons are spent: a new try starts again from /pair
+            raise StaleError(exc.code, **exc.params) from exc
+        raise
+
+
+async def _make_pair(
+    session: AsyncSession,
+    catalog: Catalog,
+    mentee_id: int,
+    mentor_id: int,
+    *,
+    org_ids: Collection[int],
+    actor_id: int | None,
+    now: dt.datetime,
+    confirmed: bool = False,
+    weights: Weights | None = None,
+) -> ManualResult:
     weights = weights or default_weights()
     members = await q.memberships(session, [mentee_id, mentor_id])
     for member_id in (mentee_id, mentor_id):
@@ -157,13 +181,13 @@ async def unpair(
     pair = await pair_in_scope(session, pair_id, org_ids)
     before = pair.status
     if before not in ACTIVE_PAIR_STATUSES:
-        raise ServiceError("pairing_not_active", id=pair_id)
+        raise StaleError("pairing_not_active", id=pair_id)
     ended = await q.transition(
         session, pair_id, from_statuses=ACTIVE_PAIR_STATUSES, to_status=PairStatus.ENDED,
         actor_id=actor_id, now=now,
     )
     if not ended:
-        raise ServiceError("pairing_not_active", id=pair_id)
+        raise StaleError("pairing_not_active", id=pair_id)
     q.add_event(session, pair_id, before, PairStatus.ENDED, actor_id, now)
     await q.release_slot(session, pair.mentor_membership_id)
     await q.back_to_base(session, pair.mentee_membership_id, pair.mentor_membership_id)

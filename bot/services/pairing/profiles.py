@@ -46,6 +46,12 @@ async def people_of(session: AsyncSession, memberships: Iterable[Membership]) ->
     return out
 
 
+
+async def people_by_id(session: AsyncSession, membership_ids: Iterable[int]) -> dict[int, Person]:
+    """Persons by membership id (ids that name nobody are left out)."""
+    members = await q.memberships(session, list(membership_ids))
+    return await people_of(session, members.values())
+
 def tagged(catalog: Catalog, person: Person) -> dict[str, Any]:
     """The person's answers by `match:` tag (only the answered ones)."""
     questionnaire = questionnaire_of(catalog, person)

@@ -7,7 +7,7 @@ from collections.abc import Collection
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.errors import ServiceError
+from bot.services.errors import ServiceError, StaleError
 from bot.services.pairing.model import PAIRABLE, Card, Notice, NoticeKind, PairResult
 from bot.services.pairing.profiles import people_of
 from db.models import (
@@ -70,7 +70,7 @@ async def pair_in_scope(
     run check keeps a button from acting on anything but the proposal it was shown with."""
     pair = await q.get_in_orgs(session, pair_id, org_ids)
     if pair is None or (run_id is not None and pair.match_run_id != run_id):
-        raise ServiceError("pairing_not_found", id=pair_id)
+        raise StaleError("pairing_not_found", id=pair_id)
     return pair
 
 
@@ -81,18 +81,19 @@ def who(participant: Participant | None) -> str:
     return participant.full_name or participant.tg_first_name or ""
 
 
-async def _decided_error(session: AsyncSession, pair_id: int) -> ServiceError:
+async def _decided_error(session: AsyncSession, pair_id: int) -> StaleError:
+    """Someone decided first (or the proposal is gone): the card's buttons are spent."""
     pair = await q.get(session, pair_id, fresh=True)
     if pair is None:
-        return ServiceError("pairing_not_found", id=pair_id)
+        return StaleError("pairing_not_found", id=pair_id)
     decider = await q.participant(session, pair.decided_by) if pair.decided_by else None
     name = who(decider)
     suffix = "" if name else "_anon"
     if pair.status == PairStatus.REJECTED:
-        return ServiceError("pairing_already_rejected" + suffix, id=pair_id, who=name)
+        return StaleError("pairing_already_rejected" + suffix, id=pair_id, who=name)
     if pair.status in ACTIVE_PAIR_STATUSES:
-        return ServiceError("pairing_already_approved" + suffix, id=pair_id, who=name)
-    return ServiceError("pairing_not_proposed", id=pair_id)
+        return StaleError("pairing_already_approved" + suffix, id=pair_id, who=name)
+    return StaleError("pairing_not_proposed", id=pair_id)
 
 
 def ensure_available(membership: Membership, statuses: Collection[str]) -> None:

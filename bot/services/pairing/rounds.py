@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import matching
-from bot.services.errors import ServiceError
+from bot.services.errors import NotYoursError, ServiceError, StaleError
 from bot.services.matching import Score, Weights
 from bot.services.pairing.model import (
     MAX_CANDIDATES,
@@ -117,7 +117,7 @@ async def _chooser(
 ) -> tuple[PreferenceRound, Membership]:
     round_ = await q.get_round(session, round_id)
     if round_ is None:
-        raise ServiceError("pairing_round_closed")
+        raise StaleError("pairing_round_closed")
     await session.refresh(round_)
     chooser = (await q.memberships(session, [chooser_id])).get(chooser_id)
     if (
@@ -125,9 +125,9 @@ async def _chooser(
         or chooser.participant.telegram_id != telegram_id
         or chooser.programme_id != round_.programme_id
     ):
-        raise ServiceError("pairing_not_yours")
+        raise NotYoursError("pairing_not_yours")
     if round_.closed_at is not None:
-        raise ServiceError("pairing_round_closed")
+        raise StaleError("pairing_round_closed")
     return round_, chooser
 
 

@@ -34,7 +34,7 @@ def _option_words(
             question = questionnaire.by_match(tag) if questionnaire else None
             option = question.option(item) if question else None
             if option is not None:
-                text = t.pick(option.text)
+                text = t.pick(dict(option.text))
                 break
         words.append(text)
     return words

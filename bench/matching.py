@@ -18,7 +18,7 @@ from dataclasses import replace
 import numpy as np
 
 from bot.services import matching
-from bot.services.matching import MenteeProfile, MentorProfile, Weights
+from bot.services.matching import MenteeProfile, MentorProfile, Weights, problem
 
 
 def _ids(text: str) -> list[str]:
@@ -155,7 +155,7 @@ class _Gen:
         while True:
             picked = self.rng.random(4) < p
             if picked.any():
-                return frozenset(t for t, on in zip(matching.TIMES, picked) if on)
+                return frozenset(t for t, on in zip(matching.TIMES, picked, strict=True) if on)
 
     def format(self, kind: str) -> str | None:
         return FORMAT_CHOICES[self.rng.choice(4, p=FORMAT_P[kind])]
@@ -319,7 +319,7 @@ def _time_scores(
 ) -> float:
     """The vectorised scoring part of assign() alone (profiles to score blocks)."""
     start = time.perf_counter()
-    matching._prepare(mentees, mentors, weights, frozenset(), 1)
+    problem.prepare(mentees, mentors, weights, frozenset(), 1)
     return time.perf_counter() - start
 
 

@@ -19,7 +19,8 @@ def get_routers() -> list[Router]:
         questionnaire,
     )
 
-    routers = [
+    # Each module builds a fresh router: a second dispatcher (tests, webhook mode) gets its own.
+    return [
         errors.create_router(),
         presence.create_router(),
         onboarding.create_router(),  # deep links before the plain /start
@@ -27,12 +28,8 @@ def get_routers() -> list[Router]:
         profile.create_router(),
         questionnaire.create_router(),
         coordinator.create_router(),
-        matching.participant_router,
-        matching.router,
+        matching.create_participant_router(),
+        matching.create_router(),
         curator.create_router(),
         fallback.create_router(),
     ]
-    for router in routers:
-        # Module routers attach to one dispatcher at a time; tests build several.
-        router._parent_router = None
-    return routers

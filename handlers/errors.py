@@ -27,7 +27,7 @@ async def on_domain_error(event: ErrorEvent, bot: Bot, t: Translator | None = No
     text = t(exc.text_key(), **exc.params)
     try:
         if query is not None:
-            await bot.answer_callback_query(query.id, text[:200], show_alert=True)
+            await bot.answer_callback_query(query.id, text[:200], show_alert=exc.alert)
             if exc.stale:
                 await drop_buttons_of(bot, query.message)
         elif update.message is not None:

@@ -6,6 +6,7 @@ Callback data carries ids only (membership, pair, round ids and a match run id).
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
@@ -19,10 +20,17 @@ PICKED = "✅ "
 NOT_PICKED = "▫️ "
 
 
-class ProposalCb(CallbackData, prefix="mpr"):
-    """On a proposal card: ok (approve), no (reject), nx (next); sh shows the first one."""
+class ProposalAction(StrEnum):
+    SHOW = "sh"  # the first proposal (from the /match summary)
+    NEXT = "nx"
+    APPROVE = "ok"
+    REJECT = "no"
 
-    a: str
+
+class ProposalCb(CallbackData, prefix="mpr"):
+    """A proposal card's button (or the summary's "show proposals")."""
+
+    a: ProposalAction
     p: int
     r: str = ""  # the proposal's match run: a replaced proposal's buttons stop working
 
@@ -44,6 +52,8 @@ class UnpairCb(CallbackData, prefix="mup"):
 
 
 class PickCb(CallbackData, prefix="mpk"):
+    """A preference pick; the candidates' ids in a keyboard are also what a toggle redraws."""
+
     r: int  # preference round
     m: int  # the chooser's membership
     c: int  # the chosen membership; 0 = done
@@ -56,13 +66,17 @@ class ShareCb(CallbackData, prefix="msh"):
 def proposal(t: Translator, pair_id: int, run_id: str, *, more: bool) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
-        text=t("matching.approve"), callback_data=ProposalCb(a="ok", p=pair_id, r=run_id)
+        text=t("matching.approve"),
+        callback_data=ProposalCb(a=ProposalAction.APPROVE, p=pair_id, r=run_id),
     )
     builder.button(
-        text=t("matching.reject"), callback_data=ProposalCb(a="no", p=pair_id, r=run_id)
+        text=t("matching.reject"),
+        callback_data=ProposalCb(a=ProposalAction.REJECT, p=pair_id, r=run_id),
     )
     if more:
-        builder.button(text=t("common.next"), callback_data=ProposalCb(a="nx", p=pair_id))
+        builder.button(
+            text=t("common.next"), callback_data=ProposalCb(a=ProposalAction.NEXT, p=pair_id)
+        )
     builder.adjust(2, 1)
     return builder.as_markup()
 
@@ -72,7 +86,10 @@ def summary(
 ) -> InlineKeyboardMarkup | None:
     builder = InlineKeyboardBuilder()
     if proposals:
-        builder.button(text=t("matching.show_proposals"), callback_data=ProposalCb(a="sh", p=0))
+        builder.button(
+            text=t("matching.show_proposals"),
+            callback_data=ProposalCb(a=ProposalAction.SHOW, p=0),
+        )
     if unmatched:
         builder.button(
             text=t("matching.tell_unmatched"), callback_data=SearchOnCb(p=programme_id, r=run_id)
@@ -122,27 +139,17 @@ def picks(
     return builder.as_markup()
 
 
-def repick(
-    t: Translator, markup: InlineKeyboardMarkup | None, picked: Collection[int]
-) -> InlineKeyboardMarkup | None:
-    """The same pick keyboard with the marks moved to the current picks."""
-    if markup is None:
-        return None
-    round_id = chooser_id = None
-    candidates: list[tuple[int, str]] = []
-    for row in markup.inline_keyboard:
+def candidates_of(markup: InlineKeyboardMarkup | None) -> list[int]:
+    """The memberships a pick keyboard offers, read from its callback data, in order."""
+    out: list[int] = []
+    for row in markup.inline_keyboard if markup else ():
         for button in row:
-            if not (button.callback_data or "").startswith(PickCb.__prefix__ + ":"):
-                continue
-            assert button.callback_data is not None
-            data = PickCb.unpack(button.callback_data)
-            round_id, chooser_id = data.r, data.m
-            if data.c:
-                name = button.text.removeprefix(PICKED).removeprefix(NOT_PICKED)
-                candidates.append((data.c, name))
-    if round_id is None or chooser_id is None:
-        return None
-    return picks(t, round_id, chooser_id, candidates, picked)
+            data = button.callback_data or ""
+            if data.startswith(PickCb.__prefix__ + PickCb.__separator__):
+                chosen = PickCb.unpack(data).c
+                if chosen:
+                    out.append(chosen)
+    return out
 
 
 def share(t: Translator, pair_id: int) -> InlineKeyboardMarkup:

@@ -2,4 +2,10 @@
 
 from __future__ import annotations
 
-from tests.e2e.harness import bot_process, fake_telegram  # noqa: F401
+import os
+
+# Every bot in the tests, in-process or a real process (which inherits the environment),
+# fails a Telegram request made inside an open database transaction.
+os.environ.setdefault("STRICT_TRANSACTIONS", "true")
+
+from tests.e2e.harness import bot_process, fake_telegram  # noqa: E402, F401

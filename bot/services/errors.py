@@ -14,6 +14,8 @@ class ServiceError(Exception):
 
     # A button pressed on something that no longer allows it: its keyboard is removed too.
     stale = False
+    # False: the answer is a quiet notice under the button instead of an alert.
+    alert = True
 
     def __init__(self, code: str, **params: Any) -> None:
         super().__init__(code)
@@ -28,3 +30,10 @@ class StaleError(ServiceError):
     """The object a button names has moved on: answer, and take the button away."""
 
     stale = True
+
+
+class NotYoursError(ServiceError):
+    """A button pressed by someone it was not sent to (forwarded or forged): a quiet
+    answer, and nothing is touched, the keyboard included."""
+
+    alert = False

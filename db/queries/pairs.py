@@ -115,7 +115,8 @@ async def delete_undecided(
     pair_ids = list((await session.execute(ids)).scalars())
     if not pair_ids:
         return 0
-    # synchronised with the session: SQLite may give the next new pair a deleted one's id
+    # synchronised with the session (the default): a later get() must not find a deleted
+    # proposal in the identity map. Ids are not reused (pairs are AUTOINCREMENT).
     await session.execute(delete(PairEvent).where(PairEvent.pair_id.in_(pair_ids)))
     await session.execute(delete(Pair).where(Pair.id.in_(pair_ids)))
     return len(pair_ids)

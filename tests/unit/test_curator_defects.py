@@ -11,6 +11,7 @@ from bot.ids import MAX_ID, first_invalid, parse_id, parse_ids
 from bot.services import pairing, people, privacy
 from bot.services.errors import ServiceError
 from bot.services.pairing import PairWarning
+from bot.views.matching import manual_warning, score_text
 from bot.views.profile import tell_partners
 from db.models import (
     Consent,
@@ -25,7 +26,6 @@ from db.models import (
     Role,
 )
 from db.queries import participants as q_people
-from handlers.matching_views import manual_warning, score_text
 from keyboards import matching as kb
 from tests.unit.test_pairing import (  # noqa: F401 (fixtures)
     CATALOG,

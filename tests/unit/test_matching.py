@@ -27,6 +27,7 @@ from bot.services.matching import (
     score,
     score_matrix,
 )
+from bot.services.matching import assignment as solver
 
 SS = "student-student"
 TT = "teacher-teacher"
@@ -483,7 +484,7 @@ def lp_optimum(
         for j, m in enumerate(mentors)
         if (s := score(t, m, weights)).compatible and s.points >= weights.threshold_points
     ]
-    rows, cols, gains = map(np.array, zip(*edges))
+    rows, cols, gains = map(np.array, zip(*edges, strict=True))
     n = len(edges)
     a = sparse.csr_array(
         (np.ones(2 * n), (np.concatenate([rows, len(mentees) + cols]), np.tile(np.arange(n), 2))),
@@ -502,20 +503,20 @@ def test_pruned_solver_stays_exact(monkeypatch: pytest.MonkeyPatch) -> None:
     assert points(assign(mentees, mentors, weights)) == expected
 
     # a tiny candidate set forces several certify-and-grow rounds
-    monkeypatch.setattr(matching, "_CANDIDATES_PER_MENTEE", 1)
-    monkeypatch.setattr(matching, "_CANDIDATES_PER_MENTOR_SLOT", 0)
-    monkeypatch.setattr(matching, "_NEAR_MISS", 0)
+    monkeypatch.setattr(solver, "_CANDIDATES_PER_MENTEE", 1)
+    monkeypatch.setattr(solver, "_CANDIDATES_PER_MENTOR_SLOT", 0)
+    monkeypatch.setattr(solver, "_NEAR_MISS", 0)
     result = assign(mentees, mentors, weights)
     check_valid(result, mentees, mentors, weights)
     assert points(result) == expected
 
     # wrong prices must not produce a wrong answer: the full problem is solved instead
     def no_prices(
-        problem: matching._Problem, edges: matching._Edges, chosen: np.ndarray
+        problem: solver.Problem, edges: solver._Edges, chosen: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(len(problem.mentees), np.int64), np.zeros(len(problem.mentors), np.int64)
 
-    monkeypatch.setattr(matching, "_duals", no_prices)
+    monkeypatch.setattr(solver, "_duals", no_prices)
     assert points(assign(mentees, mentors, weights)) == expected
     assert points(greedy_assign(mentees, mentors, weights)) <= expected
 

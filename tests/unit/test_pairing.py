@@ -19,6 +19,7 @@ from bot.services import pairing
 from bot.services.errors import ServiceError
 from bot.services.pairing import NoticeKind, PairWarning
 from bot.services.questionnaires import Catalog
+from bot.views import pairing_words
 from db.engine import create_engine, create_sessionmaker
 from db.models import (
     Answer,
@@ -230,7 +231,7 @@ async def test_run_match_stores_explained_proposals(world: World) -> None:
 
     card = await pairing.proposal_card(world.session, world.programme.id)
     assert card is not None and card.pair.id == pair.id and card.total == 1
-    words = [text for _, text in pairing.describe_reasons(
+    words = [text for _, text in pairing_words.describe_reasons(
         translator("ru"), CATALOG, pairing.reasons_of(card.pair), card.mentee, card.mentor
     )]
     assert (
@@ -238,7 +239,7 @@ async def test_run_match_stores_explained_proposals(world: World) -> None:
         in words
     )
     assert "оба увлекаются: «IT и цифровые технологии», «Проектная деятельность»" in words
-    english = [text for _, text in pairing.describe_reasons(
+    english = [text for _, text in pairing_words.describe_reasons(
         translator("en"), CATALOG, pairing.reasons_of(card.pair), card.mentee, card.mentor
     )]
     assert "both: «IT and digital technology», «Projects»" in english

@@ -6,14 +6,11 @@ Option ids become the option texts of the questionnaires the two people answered
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from bot.i18n import Translator
 from bot.services.matching import Reason
+from bot.services.pairing import Person, questionnaire_of
 from bot.services.questionnaires import Catalog, Questionnaire
-
-if TYPE_CHECKING:
-    from bot.services.pairing import Person
 
 CAVEATS = frozenset(
     {
@@ -27,10 +24,6 @@ CAVEATS = frozenset(
 )
 
 
-def questionnaire_of(catalog: Catalog, person: Person) -> Questionnaire | None:
-    return catalog.get(person.questionnaire_id) if person.questionnaire_id else None
-
-
 def _option_words(
     t: Translator, questionnaires: Iterable[Questionnaire | None], tag: str, items: Iterable[str]
 ) -> list[str]:
@@ -41,7 +34,7 @@ def _option_words(
             question = questionnaire.by_match(tag) if questionnaire else None
             option = question.option(item) if question else None
             if option is not None:
-                text = t.pick(option.text)
+                text = t.pick(dict(option.text))
                 break
         words.append(text)
     return words
@@ -110,10 +103,3 @@ def answer_words(
         value = int(value)
     return str(value)
 
-
-def free_text(catalog: Catalog, person: Person, question_id: str) -> str | None:
-    questionnaire = questionnaire_of(catalog, person)
-    if questionnaire is None or questionnaire.question(question_id) is None:
-        return None
-    value = person.answers.get(question_id)
-    return value if isinstance(value, str) and value.strip() else None

@@ -16,15 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.i18n import Translator, translator
+from bot.ids import first_invalid
 from bot.messaging import enqueue
 from bot.render import clip
 from bot.services import pairing
-from bot.services.pairing import Card, Notice, NoticeKind, PairWarning, Person
+from bot.services.pairing import Card, MatchRun, Notice, NoticeKind, PairWarning, Person
 from bot.services.questionnaires import Catalog
+from bot.views.pairing_words import answer_words, describe_reasons
 from db.models import Role
 from keyboards import matching as kb
 
 LINE_LIMIT = 160
+MAX_UNMATCHED_SHOWN = 25  # keeps the summary under Telegram's 4096 characters
 # A reason that says the same as a warning is not repeated under it.
 SAME_AS_WARNING = {PairWarning.FORM: "form_mismatch"}
 
@@ -47,7 +50,7 @@ def _facts(t: Translator, catalog: Catalog, person: Person) -> list[tuple[str, s
     )
     out = []
     for tag in keys:
-        value = pairing.answer_words(t, catalog, person, tag)
+        value = answer_words(t, catalog, person, tag)
         if value:
             out.append((f"matching.fact_{tag}", value))
     return out
@@ -56,7 +59,7 @@ def _facts(t: Translator, catalog: Catalog, person: Person) -> list[tuple[str, s
 def _profile_line(t: Translator, catalog: Catalog, person: Person) -> str:
     """A short plain-text profile for the preference list."""
     parts = [
-        pairing.answer_words(t, catalog, person, tag, limit=3)
+        answer_words(t, catalog, person, tag, limit=3)
         for tag in (("needs", "interests") if person.role == Role.MENTEE
                     else ("competences", "interests"))
     ]
@@ -78,7 +81,7 @@ def card_text(
                                              else pair.form)),
         t("matching.card_score", score=score_text(t, pair.score)),
     ]
-    reasons = pairing.describe_reasons(
+    reasons = describe_reasons(
         t, catalog, pairing.reasons_of(pair), card.mentee, card.mentor
     )
     if reasons:
@@ -189,7 +192,7 @@ def manual_warning(t: Translator, catalog: Catalog, result: pairing.ManualResult
     ]
     lines += [t(f"matching.warning_{w.value}") for w in result.warnings]
     repeated = {SAME_AS_WARNING[w] for w in result.warnings if w in SAME_AS_WARNING}
-    reasons = pairing.describe_reasons(
+    reasons = describe_reasons(
         t, catalog, [r for r in result.score.reasons if r.code not in repeated],
         result.mentee, result.mentor,
     )
@@ -208,3 +211,73 @@ def manual_done(t: Translator, result: pairing.ManualResult, delivered: Delivere
     if result.capacity_raised_to is not None:
         text += "\n" + t("matching.capacity_raised", capacity=result.capacity_raised_to)
     return text
+
+
+def usage(t: Translator, args: str | None, usage_key: str) -> str:
+    """How to use a command, after what was wrong in the arguments given."""
+    bad = first_invalid(args)
+    if bad is None:
+        return t(usage_key)
+    return t("curator.number_invalid", value=escape(bad[:30])) + "\n" + t(usage_key)
+
+
+def match_summary(t: Translator, programme_name: str, run: MatchRun) -> str:
+    """What a match run proposed, who stays without a mentor and why."""
+    lines = [
+        t("matching.summary", name=escape(programme_name), mentees=run.mentees,
+          mentors=run.mentors, proposed=len(run.proposals)),
+    ]
+    if run.replaced:
+        lines.append(t("matching.summary_replaced", n=run.replaced))
+    if run.unmatched:
+        lines += ["", t("matching.unmatched_header", n=len(run.unmatched))]
+        for item in run.unmatched[:MAX_UNMATCHED_SHOWN]:
+            lines.append(t("matching.unmatched_line", who=who(t, item.person),
+                           reason=t(f"matching.unmatched_{item.reason}")))
+        if len(run.unmatched) > MAX_UNMATCHED_SHOWN:
+            lines.append(t("matching.and_more", n=len(run.unmatched) - MAX_UNMATCHED_SHOWN))
+    if run.unreachable_mentors:
+        lines += ["", t("matching.unreachable_mentors", n=len(run.unreachable_mentors))]
+        shown = run.unreachable_mentors[:MAX_UNMATCHED_SHOWN]
+        lines += [f"• {who(t, person)}" for person in shown]
+        if len(run.unreachable_mentors) > MAX_UNMATCHED_SHOWN:
+            lines.append(t("matching.and_more",
+                           n=len(run.unreachable_mentors) - MAX_UNMATCHED_SHOWN))
+    if run.proposals:
+        lines += ["", t("matching.summary_next")]
+    elif not run.mentees:
+        lines += ["", t("matching.nobody_waiting")]
+    return "\n".join(lines)
+
+
+def summary_keyboard(
+    t: Translator, programme_id: int, run: MatchRun
+) -> InlineKeyboardMarkup | None:
+    return kb.summary(t, programme_id, run.run_id, proposals=bool(run.proposals),
+                      unmatched=any(u.reason != "unreachable" for u in run.unmatched))
+
+
+def unpair_question(t: Translator, card: Card) -> str:
+    return t("matching.unpair_confirm", id=card.pair.id, mentee=who(t, card.mentee),
+             mentor=who(t, card.mentor))
+
+
+def decided_text(
+    t: Translator, catalog: Catalog, card: Card, position: tuple[int, int] | None, verdict: str
+) -> str:
+    """The card as it was shown, with what became of it."""
+    return card_text(t, catalog, card, position) + "\n\n" + verdict
+
+
+def picks_saved(t: Translator, chosen: list[Person]) -> str:
+    names = ", ".join(escape(name_of(t, p)) for p in chosen)
+    return t("matching.prefs_saved", names=names) if chosen else t("matching.prefs_none")
+
+
+def picks_keyboard(
+    t: Translator, round_id: int, chooser_id: int, candidates: list[Person], picked: list[int]
+) -> InlineKeyboardMarkup:
+    """The pick keyboard again, with the marks where the picks are now."""
+    return kb.picks(
+        t, round_id, chooser_id, [(p.membership_id, name_of(t, p)) for p in candidates], picked
+    )

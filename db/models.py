@@ -29,6 +29,53 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# Re-exported: callers import the vocabulary together with the models.
+from db.enums import (
+    ACTIVE_PAIR_STATUSES as ACTIVE_PAIR_STATUSES,
+)
+from db.enums import (
+    AgeGroup as AgeGroup,
+)
+from db.enums import (
+    Category as Category,
+)
+from db.enums import (
+    ConsentDecision as ConsentDecision,
+)
+from db.enums import (
+    ConsentKind as ConsentKind,
+)
+from db.enums import (
+    Form as Form,
+)
+from db.enums import (
+    InviteKind as InviteKind,
+)
+from db.enums import (
+    MeetingKind as MeetingKind,
+)
+from db.enums import (
+    MeetingStatus as MeetingStatus,
+)
+from db.enums import (
+    MembershipStatus as MembershipStatus,
+)
+from db.enums import (
+    OutboxStatus as OutboxStatus,
+)
+from db.enums import (
+    PairStatus as PairStatus,
+)
+from db.enums import (
+    ParticipantStatus as ParticipantStatus,
+)
+from db.enums import (
+    ResponseStatus as ResponseStatus,
+)
+from db.enums import (
+    Role as Role,
+)
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -69,124 +116,6 @@ def _check_in(column: str, values: type[StrEnum]) -> str:
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
-
-
-class Role(StrEnum):
-    MENTEE = "mentee"
-    MENTOR = "mentor"
-    CURATOR = "curator"
-    COORDINATOR = "coordinator"
-
-
-class Form(StrEnum):
-    STUDENT_STUDENT = "student-student"
-    TEACHER_TEACHER = "teacher-teacher"
-    TEACHER_STUDENT = "teacher-student"
-    STUDENT_PUPIL = "student-pupil"
-    EMPLOYER_PUPIL = "employer-pupil"
-    EMPLOYER_STUDENT = "employer-student"
-
-
-class Category(StrEnum):
-    STUDENT = "student"
-    PUPIL = "pupil"
-    TEACHER = "teacher"
-    EMPLOYER = "employer"
-
-
-class AgeGroup(StrEnum):
-    ADULT = "adult"  # 18 and over
-    TEEN = "teen"  # 14-17: own consent and a guardian's
-    CHILD = "child"  # under 14: only a guardian's consent counts
-
-
-class ParticipantStatus(StrEnum):
-    ACTIVE = "active"
-    PAUSED = "paused"
-    UNREACHABLE = "unreachable"  # blocked the bot
-    FORGOTTEN = "forgotten"  # consent withdrawn, personal data erased
-
-
-class MembershipStatus(StrEnum):
-    CONSENT_PENDING = "consent_pending"
-    GUARDIAN_PENDING = "guardian_pending"
-    DECLINED = "declined"
-    QUESTIONNAIRE = "questionnaire"
-    IN_BASE = "in_base"
-    PAIRED = "paired"
-    COMPLETED = "completed"
-    PAUSED = "paused"
-    WITHDRAWN = "withdrawn"
-
-
-class ConsentKind(StrEnum):
-    SELF = "self"
-    GUARDIAN = "guardian"
-    PAPER = "paper"  # signed paper consent recorded by a curator
-
-
-class ConsentDecision(StrEnum):
-    ACCEPTED = "accepted"
-    DECLINED = "declined"
-    WITHDRAWN = "withdrawn"
-
-
-class InviteKind(StrEnum):
-    MENTEE = "mentee"
-    MENTOR = "mentor"
-    CURATOR = "curator"
-    GUARDIAN = "guardian"
-
-
-class ResponseStatus(StrEnum):
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
-
-
-class PairStatus(StrEnum):
-    PROPOSED = "proposed"
-    APPROVED = "approved"
-    INTRO = "intro"
-    TRIAL = "trial"
-    PLANNING = "planning"
-    REGULAR = "regular"
-    FINAL = "final"
-    COMPLETED = "completed"
-    REJECTED = "rejected"
-    ENDED = "ended"
-
-
-ACTIVE_PAIR_STATUSES = (
-    PairStatus.APPROVED,
-    PairStatus.INTRO,
-    PairStatus.TRIAL,
-    PairStatus.PLANNING,
-    PairStatus.REGULAR,
-    PairStatus.FINAL,
-)
-
-
-class MeetingKind(StrEnum):
-    INTRO = "intro"
-    TRIAL = "trial"
-    PLANNING = "planning"
-    REGULAR = "regular"
-    FINAL = "final"
-
-
-class MeetingStatus(StrEnum):
-    PROPOSED = "proposed"
-    CONFIRMED = "confirmed"
-    HELD = "held"
-    NOT_HELD = "not_held"
-    CANCELLED = "cancelled"
-
-
-class OutboxStatus(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    PARKED = "parked"
 
 
 class Organisation(Base):

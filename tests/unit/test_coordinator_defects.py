@@ -210,6 +210,7 @@ async def app(tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, Bot, object, 
     database = Database.from_url(url)
     bot = create_bot(settings)
     dp = create_dispatcher(settings, database, storage=MemoryStorage())
+    await bot.me()  # as at start-up: a "/cmd@bot" filter then needs no request mid-update
     dp["bot_username"] = "nastavnik_test_bot"
     try:
         yield fake, bot, dp, database

@@ -118,26 +118,15 @@ async def show(
     """
     selected = initial_selection(cursor)
     text, markup = render(ctx.t, cursor, selected)
-    shown = await _edit(ctx, message_id, text, markup) if message_id is not None else None
-    if shown is None:
+    if message_id is not None:
+        shown = await ctx.edit(message_id, text, markup)
+    else:
         shown = (await ctx.send(text, markup)).message_id
     await ctx.state.set_state(Answering.active)
     await ctx.state.set_data(
         {"r": cursor.response.id, "q": cursor.question.id if cursor.question else None,
          "msg": shown, "kb": markup is not None, "sel": selected, "edit": edit}
     )
-
-
-async def _edit(ctx: Ctx, message_id: int, text: str, markup: Any) -> int | None:
-    """The message edited in place, or None when it cannot be (then a new one is sent)."""
-    await ctx.commit()
-    try:
-        await ctx.bot.edit_message_text(
-            text, chat_id=ctx.chat_id, message_id=message_id, reply_markup=markup
-        )
-    except TelegramBadRequest as exc:
-        return message_id if "not modified" in exc.message else None
-    return message_id
 
 
 async def finished(ctx: Ctx, membership: Membership, cursor: Cursor) -> None:

@@ -50,8 +50,7 @@ async def edit_or_send(
         except TelegramBadRequest as exc:
             if NOT_MODIFIED in exc.message:
                 return message_id
-            if "message to edit not found" not in exc.message:
-                raise
+            # Gone, too old or otherwise not editable: the text is sent anew instead.
     sent = await bot.send_message(chat_id, text, reply_markup=reply_markup)
     return sent.message_id
 

@@ -1,4 +1,5 @@
-"""Deployment commands: `python -m bot admin create-org|create-programme|invite`.
+"""Deployment commands: `python -m bot admin create-org|create-programme|invite|org-settings`,
+and `clock show|advance DURATION|set ISO-DATETIME` for demos and tests (CLOCK_CONTROL=1).
 
 They use the same DATABASE_URL as the bot and apply migrations first.
 """
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ConfigError, DatabaseSettings, load_settings
+from bot.services import clock_control
 from bot.services import organisations as orgs
 from bot.services.errors import ServiceError
 from db.engine import create_engine, create_sessionmaker
@@ -32,6 +34,10 @@ ERROR_TEXTS = {
     "name_length": "the name must be 2 to 200 characters",
     "dates_order": "the end date is before the start date",
     "programme_required": "mentee and mentor invitations need --programme",
+    "duration_invalid": "expected a duration like 1d, 3h, 90m or 1d12h, got {raw!r}",
+    "moment_invalid": "expected an ISO date-time like 2026-11-25T09:00+10:00, got {raw!r}",
+    "quiet_invalid": "expected quiet hours like 22:00-08:00, got {raw!r}",
+    "days_range": "{name} must be 1 to 365 days",
 }
 
 
@@ -65,7 +71,22 @@ def _parser() -> argparse.ArgumentParser:
     inv.add_argument("--bot-username", default=os.environ.get("BOT_USERNAME"),
                      help="for the link; default: BOT_USERNAME or asked from Telegram")
 
-    for p in (org, prog, inv):
+    conf = sub.add_parser("org-settings", help="an organisation's quiet hours and nudges")
+    conf.add_argument("--org", required=True, type=int)
+    conf.add_argument("--quiet", help="quiet hours, local time, e.g. 22:00-08:00")
+    conf.add_argument("--first-days", type=int, help="nudge: no first meeting after N days")
+    conf.add_argument("--idle-days", type=int, help="nudge: no meeting held for N days")
+    conf.add_argument("--escalate-days", type=int, help="curator told N days after a nudge")
+
+    clock = sub.add_parser("clock", help="the bot's clock, for demos and tests")
+    clock_sub = clock.add_subparsers(dest="clock_command", required=True)
+    clock_sub.add_parser("show", help="print the bot's current time")
+    adv = clock_sub.add_parser("advance", help="move the clock forward, e.g. 1d, 3h, 90m")
+    adv.add_argument("duration")
+    setp = clock_sub.add_parser("set", help="set the clock, e.g. 2026-11-25T09:00+10:00")
+    setp.add_argument("moment")
+
+    for p in (org, prog, inv, conf, clock):
         p.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
@@ -85,7 +106,28 @@ async def _bot_username(given: str | None) -> str:
     return me.username or ""
 
 
+async def _clock(args: argparse.Namespace, session: AsyncSession) -> dict[str, Any]:
+    real = utcnow()
+    offset = await clock_control.read_offset(session)
+    if args.clock_command == "advance":
+        offset += clock_control.parse_duration(args.duration)
+    elif args.clock_command == "set":
+        offset = clock_control.parse_moment(args.moment) - real
+    if args.clock_command != "show":
+        await clock_control.write_offset(session, offset, real)
+    return {"now": (real + offset).isoformat(timespec="seconds"),
+            "offset_s": round(offset.total_seconds())}
+
+
 async def _apply(args: argparse.Namespace, session: AsyncSession) -> dict[str, Any]:
+    if args.command == "clock":
+        return await _clock(args, session)
+    if args.command == "org-settings":
+        values = await orgs.update_settings(
+            session, args.org, quiet=args.quiet, first_days=args.first_days,
+            idle_days=args.idle_days, escalate_days=args.escalate_days,
+        )
+        return {"org_id": args.org, "settings": values}
     if args.command == "create-org":
         org = await orgs.create_organisation(session, args.name, args.timezone)
         return {"org_id": org.id}
@@ -117,6 +159,12 @@ async def _run(args: argparse.Namespace, database_url: str) -> dict[str, Any]:
 
 
 def _human(result: dict[str, Any]) -> str:
+    if "now" in result:
+        return f"bot time: {result['now']} (offset {result['offset_s']} s)"
+    if "settings" in result:
+        return f"organisation {result['org_id']}: " + ", ".join(
+            f"{k}={v}" for k, v in result["settings"].items()
+        )
     if "org_id" in result:
         return f"organisation created: id {result['org_id']}"
     if "programme_id" in result:
@@ -129,7 +177,12 @@ def main(
 ) -> int:
     args = _parser().parse_args(argv)
     try:
-        database_url = load_settings(DatabaseSettings).database_url
+        db_settings = load_settings(DatabaseSettings)
+        if args.command == "clock" and not db_settings.clock_control:
+            print("the clock can be moved only when the bot runs with CLOCK_CONTROL=1 "
+                  "(demos and tests)", file=sys.stderr)
+            return 2
+        database_url = db_settings.database_url
         upgrade_to_head(database_url)
         result = asyncio.run(run(args, database_url))
     except ConfigError as exc:

@@ -13,7 +13,7 @@ from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock, OffsetClock, SystemClock
 from bot.commands import set_default_commands
 from bot.config import Settings
 from bot.context import ContextMiddleware
@@ -32,6 +32,7 @@ from bot.services.questionnaires import DATA_DIR, Catalog
 from db.engine import create_engine, create_sessionmaker
 from db.fsm_storage import DatabaseStorage
 from handlers import get_routers
+from scheduler import clock as clock_sync
 from scheduler.runner import create_scheduler
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def create_dispatcher(
         settings=settings,
         database=database,
         sessionmaker=database.sessionmaker,
-        clock=clock or SystemClock(),
+        clock=clock or (OffsetClock() if settings.clock_control else SystemClock()),
         catalog=catalog or Catalog.from_dir(settings.questionnaires_dir or DATA_DIR),
         bot_username="",
         consent=consent,
@@ -111,6 +112,10 @@ async def run_polling(settings: Settings) -> None:
     scheduler = create_scheduler(bot, database.sessionmaker, dp["clock"])
 
     async def start_scheduler() -> None:
+        clock = dp["clock"]
+        if isinstance(clock, OffsetClock):  # the moved time holds from the first update on
+            await clock_sync.sync(database.sessionmaker, clock)
+            log.warning("CLOCK_CONTROL is on: the bot's time is moved by %s", clock.offset)
         scheduler.start()
 
     async def on_shutdown() -> None:

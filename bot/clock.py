@@ -29,3 +29,17 @@ class FrozenClock:
 
     def set(self, moment: dt.datetime) -> None:
         self._now = moment
+
+
+class OffsetClock:
+    """Real time plus an offset that a demo or a test moves (CLOCK_CONTROL=1).
+
+    The offset lives in the database (`clock_offset`), written by
+    `python -m bot admin clock ...`; the running bot re-reads it every second.
+    """
+
+    def __init__(self, offset: dt.timedelta = dt.timedelta(0)) -> None:
+        self.offset = offset
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset

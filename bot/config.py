@@ -19,6 +19,8 @@ class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    # Demos and tests only: the bot's time follows `python -m bot admin clock ...`.
+    clock_control: bool = False
 
     @field_validator("database_url")
     @classmethod

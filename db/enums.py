@@ -125,3 +125,27 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     PARKED = "parked"
+    EXPIRED = "expired"  # e.g. a reminder whose meeting began during the quiet hours
+
+
+# The order a pair's meetings go in; a pair's stage follows the last kind held.
+MEETING_SEQUENCE = (
+    MeetingKind.INTRO,
+    MeetingKind.TRIAL,
+    MeetingKind.PLANNING,
+    MeetingKind.REGULAR,
+    MeetingKind.FINAL,
+)
+
+
+class PauseReason(StrEnum):
+    HOLIDAYS = "holidays"
+    ILLNESS = "illness"
+    OTHER = "other"
+
+
+class BroadcastStatus(StrEnum):
+    DRAFT = "draft"
+    SENDING = "sending"
+    DONE = "done"
+    CANCELLED = "cancelled"

@@ -8,7 +8,6 @@ the schema portable between SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -17,24 +16,32 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
-    Text,
-    TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from db.base import NAMING as NAMING
+from db.base import Base as Base
+from db.base import UTCDateTime as UTCDateTime
+from db.base import check_in as _check_in
+from db.base import utcnow as utcnow
 
 # Re-exported: callers import the vocabulary together with the models.
 from db.enums import (
     ACTIVE_PAIR_STATUSES as ACTIVE_PAIR_STATUSES,
 )
 from db.enums import (
+    MEETING_SEQUENCE as MEETING_SEQUENCE,
+)
+from db.enums import (
     AgeGroup as AgeGroup,
+)
+from db.enums import (
+    BroadcastStatus as BroadcastStatus,
 )
 from db.enums import (
     Category as Category,
@@ -70,52 +77,14 @@ from db.enums import (
     ParticipantStatus as ParticipantStatus,
 )
 from db.enums import (
+    PauseReason as PauseReason,
+)
+from db.enums import (
     ResponseStatus as ResponseStatus,
 )
 from db.enums import (
     Role as Role,
 )
-
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class UTCDateTime(TypeDecorator[dt.datetime]):
-    """Aware UTC datetimes in Python whatever the backend keeps."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; use aware UTC datetimes")
-        value = value.astimezone(dt.UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _check_in(column: str, values: type[StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class Organisation(Base):
@@ -130,6 +99,16 @@ class Organisation(Base):
     total_teachers: Mapped[int | None] = mapped_column(Integer)
     total_young_teachers: Mapped[int | None] = mapped_column(Integer)
     total_aged_15_19: Mapped[int | None] = mapped_column(Integer)
+    # The working cycle's thresholds (issue 8), per organisation.
+    # Quiet hours in local minutes after midnight: nothing is sent from..to (wrapping).
+    quiet_from_min: Mapped[int] = mapped_column(Integer, default=22 * 60, server_default="1320")
+    quiet_to_min: Mapped[int] = mapped_column(Integer, default=8 * 60, server_default="480")
+    # No first meeting this many days after approval: the pair is nudged.
+    nudge_first_days: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    # No meeting held for this many days: the pair is nudged.
+    nudge_idle_days: Mapped[int] = mapped_column(Integer, default=14, server_default="14")
+    # This many days after a nudge with nothing held: the curator is told.
+    escalate_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     programmes: Mapped[list[Programme]] = relationship(back_populates="organisation")
@@ -172,6 +151,9 @@ class Participant(Base):
     # The programme a curator works on now; no FK to keep the schema free of cycles.
     current_programme_id: Mapped[int | None] = mapped_column(Integer)
     share_contacts: Mapped[bool] = mapped_column(Boolean, default=False)
+    # /pause: nothing is sent to a paused person until this moment (status PAUSED).
+    paused_until: Mapped[dt.datetime | None] = mapped_column()
+    pause_reason: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     forgotten_at: Mapped[dt.datetime | None] = mapped_column()
 
@@ -337,6 +319,11 @@ class Pair(Base):
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
     decided_at: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Inactivity nudges: when to look at this pair next, and how far it has gone
+    # (0 nothing sent, 1 the pair nudged, 2 the curator told). Indexed, so the job's
+    # cost follows what is due, not how many pairs there are.
+    next_check_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    nudge_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     events: Mapped[list[PairEvent]] = relationship(order_by="PairEvent.id")
 
@@ -388,99 +375,15 @@ class PreferenceRound(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column()
 
 
-class Meeting(Base):
-    __tablename__ = "meetings"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    pair_id: Mapped[int] = mapped_column(ForeignKey("pairs.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default=MeetingStatus.PROPOSED)
-    scheduled_at: Mapped[dt.datetime | None] = mapped_column()
-    duration_minutes: Mapped[int | None] = mapped_column(Integer)
-    place: Mapped[str | None] = mapped_column(String(200))
-    notes: Mapped[str | None] = mapped_column(Text)
-    reminder_sent_at: Mapped[dt.datetime | None] = mapped_column()
-    logged_at: Mapped[dt.datetime | None] = mapped_column()
-    confirmed_by_mentee_at: Mapped[dt.datetime | None] = mapped_column()
-    created_by: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-    __table_args__ = (
-        CheckConstraint(_check_in("kind", MeetingKind), name="kind"),
-        CheckConstraint(_check_in("status", MeetingStatus), name="status"),
-        # The reminder job asks: which confirmed meetings start soon and were not reminded?
-        Index("ix_meetings_due", "status", "scheduled_at"),
-    )
-
-
-class SurveyResponse(Base):
-    """Feedback polls at stage milestones and the final satisfaction survey."""
-
-    __tablename__ = "survey_responses"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    survey_id: Mapped[str] = mapped_column(String(64))
-    survey_version: Mapped[int] = mapped_column(Integer)
-    membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id"))
-    pair_id: Mapped[int | None] = mapped_column(ForeignKey("pairs.id"))
-    milestone: Mapped[str | None] = mapped_column(String(32))
-    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    satisfaction: Mapped[int | None] = mapped_column(Integer)  # 1-10, for the KPI
-    sent_at: Mapped[dt.datetime | None] = mapped_column()
-    submitted_at: Mapped[dt.datetime | None] = mapped_column()
-
-    __table_args__ = (
-        UniqueConstraint("survey_id", "membership_id", "milestone", "pair_id", name="once"),
-        Index("ix_survey_responses_survey", "survey_id", "submitted_at"),
-    )
-
-
-class OutboxMessage(Base):
-    """Everything that is not a direct reply goes out through here, with rate limits."""
-
-    __tablename__ = "outbox"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
-    chat_id: Mapped[int] = mapped_column(BigInteger)
-    method: Mapped[str] = mapped_column(String(32), default="sendMessage")
-    # Cleared once sent, so delivered texts (names in introductions) are not kept.
-    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    not_before: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    last_error: Mapped[str | None] = mapped_column(String(300))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[dt.datetime | None] = mapped_column()
-
-    __table_args__ = (
-        CheckConstraint(_check_in("status", OutboxStatus), name="status"),
-        Index("ix_outbox_due", "status", "not_before"),
-    )
-
-
-class AuditLog(Base):
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"), index=True)
-    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
-    action: Mapped[str] = mapped_column(String(48))
-    target_type: Mapped[str | None] = mapped_column(String(32))
-    target_id: Mapped[int | None] = mapped_column(Integer)
-    # Ids and codes only, never names or free text.
-    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-    __table_args__ = (Index("ix_audit_log_org_at", "organisation_id", "at"),)
-
-
-class FsmRecord(Base):
-    """Dialog state of aiogram's FSM, so a restart never drops a conversation."""
-
-    __tablename__ = "fsm_states"
-
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    state: Mapped[str | None] = mapped_column(String(200))
-    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+# Re-exported: the working cycle's models live in their own module.
+from db.models_cycle import AuditLog as AuditLog  # noqa: E402
+from db.models_cycle import Broadcast as Broadcast  # noqa: E402
+from db.models_cycle import ClockOffset as ClockOffset  # noqa: E402
+from db.models_cycle import FsmRecord as FsmRecord  # noqa: E402
+from db.models_cycle import Meeting as Meeting  # noqa: E402
+from db.models_cycle import MeetingFeedback as MeetingFeedback  # noqa: E402
+from db.models_cycle import OutboxMessage as OutboxMessage  # noqa: E402
+from db.models_cycle import Plan as Plan  # noqa: E402
+from db.models_cycle import PlanGoal as PlanGoal  # noqa: E402
+from db.models_cycle import PlanTask as PlanTask  # noqa: E402
+from db.models_cycle import SurveyResponse as SurveyResponse  # noqa: E402

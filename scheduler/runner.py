@@ -8,7 +8,8 @@ from aiogram import Bot
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
+from bot.clock import Clock, OffsetClock
+from scheduler import clock as clock_sync
 from scheduler import outbox
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,19 @@ def create_scheduler(
         coalesce=True,
         misfire_grace_time=None,
     )
+    if isinstance(clock, OffsetClock):
+        moved = clock
+
+        async def sync_clock() -> None:
+            try:
+                await clock_sync.sync(sessionmaker, moved)
+            except Exception:
+                log.exception("clock sync failed")
+
+        scheduler.add_job(
+            sync_clock, "interval", seconds=clock_sync.SYNC_INTERVAL_S, id="clock.sync",
+            replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=None,
+        )
     return scheduler
 
 

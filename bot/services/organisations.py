@@ -285,3 +285,47 @@ async def curator_invite(
         session, kind=InviteKind.CURATOR, now=now, ttl_days=CURATOR_TTL_DAYS,
         organisation_id=org_id, actor_id=actor_id, max_uses=1,
     )
+
+
+def parse_quiet(raw: str) -> tuple[int, int]:
+    """'22:00-08:00' → (1320, 480), minutes after local midnight; '-' for none: (0, 0)."""
+    text = raw.strip()
+    if text in {"-", "none", "off"}:
+        return 0, 0
+    try:
+        start, end = (dt.time.fromisoformat(part.strip()) for part in text.split("-"))
+    except ValueError:
+        raise ServiceError("quiet_invalid", raw=raw) from None
+    return start.hour * 60 + start.minute, end.hour * 60 + end.minute
+
+
+async def update_settings(
+    session: AsyncSession,
+    org_id: int,
+    *,
+    quiet: str | None = None,
+    first_days: int | None = None,
+    idle_days: int | None = None,
+    escalate_days: int | None = None,
+) -> dict[str, object]:
+    """Change an organisation's quiet hours and nudge thresholds; returns them all."""
+    org = await organisation(session, org_id)
+    if quiet is not None:
+        org.quiet_from_min, org.quiet_to_min = parse_quiet(quiet)
+    for name, value in (
+        ("nudge_first_days", first_days),
+        ("nudge_idle_days", idle_days),
+        ("escalate_days", escalate_days),
+    ):
+        if value is None:
+            continue
+        if not 1 <= value <= 365:
+            raise ServiceError("days_range", name=name)
+        setattr(org, name, value)
+    return {
+        "quiet": f"{org.quiet_from_min // 60:02d}:{org.quiet_from_min % 60:02d}-"
+        f"{org.quiet_to_min // 60:02d}:{org.quiet_to_min % 60:02d}",
+        "nudge_first_days": org.nudge_first_days,
+        "nudge_idle_days": org.nudge_idle_days,
+        "escalate_days": org.escalate_days,
+    }

@@ -35,6 +35,9 @@ class BotStartError(RuntimeError):
     """The bot process exited, or never polled, before it was ready."""
 
 
+CLOCK_SETTLE_S = 2.2  # the bot syncs its clock every second; 2 s is the promise
+
+
 class BotProcess:
     """One bot process; start(), stop() and restart() it around the same FakeTelegram."""
 
@@ -142,6 +145,26 @@ class BotProcess:
             raise RuntimeError("restart() needs an earlier start()")
         await self.stop()
         await self.start(self._fake, ready_timeout)
+
+    async def admin(self, *args: str, env: Mapping[str, str] | None = None) -> tuple[int, str, str]:
+        """Run `python -m bot admin ARGS` against this bot's database; (rc, stdout, stderr)."""
+        full = {**os.environ, **self.env, **(env or {})}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "admin", *args, cwd=self.cwd, env=full,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await process.communicate()
+        return process.returncode or 0, out.decode(), err.decode()
+
+    async def clock(self, *args: str, settle: float = CLOCK_SETTLE_S) -> str:
+        """`admin clock ARGS` (the bot must run with CLOCK_CONTROL=1), then wait until the
+        running bot has picked the new time up (it re-reads it every second)."""
+        rc, out, err = await self.admin("clock", *args)
+        if rc != 0:
+            raise AssertionError(f"admin clock {' '.join(args)} failed ({rc}): {err}")
+        await asyncio.sleep(settle)
+        return out.strip()
 
     def log_text(self) -> str:
         if self._log is not None:

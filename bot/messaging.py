@@ -64,6 +64,11 @@ async def enqueue(
     now: dt.datetime,
     reply_markup: InlineKeyboardMarkup | None = None,
     not_before: dt.datetime | None = None,
+    participant_id: int | None = None,
+    organisation_id: int | None = None,
+    kind: str | None = None,
+    batch: str | None = None,
+    expires_at: dt.datetime | None = None,
 ) -> OutboxMessage | None:
     """Queue a message to someone other than the person being answered (the outbox)."""
     markup = (
@@ -71,5 +76,6 @@ async def enqueue(
     )
     return await outbox.enqueue(
         session, chat_id=chat_id, text=text, key=key, now=now, reply_markup=markup,
-        not_before=not_before,
+        not_before=not_before, participant_id=participant_id, organisation_id=organisation_id,
+        kind=kind, batch=batch, expires_at=expires_at,
     )

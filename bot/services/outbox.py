@@ -25,7 +25,17 @@ async def enqueue(
     now: dt.datetime,
     reply_markup: Mapping[str, Any] | None = None,
     not_before: dt.datetime | None = None,
+    participant_id: int | None = None,
+    organisation_id: int | None = None,
+    kind: str | None = None,
+    batch: str | None = None,
+    expires_at: dt.datetime | None = None,
 ) -> OutboxMessage | None:
+    """Queue one message; None if its key was queued before.
+
+    participant_id: whose pause applies; organisation_id: whose quiet hours apply (the sender
+    holds the message until they end); expires_at: not worth sending after this moment.
+    """
     existing = await session.execute(
         select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)
     )
@@ -41,6 +51,11 @@ async def enqueue(
         payload=payload,
         not_before=not_before or now,
         created_at=now,
+        participant_id=participant_id,
+        organisation_id=organisation_id,
+        kind=kind,
+        batch=batch,
+        expires_at=expires_at,
     )
     session.add(message)
     return message

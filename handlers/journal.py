@@ -322,9 +322,10 @@ def create_router() -> Router:
     cb.register(on_open, JournalCb.filter(F.a == JournalAction.OPEN))
     cb.register(on_feedback, FeedbackCb.filter())
     msg = router.message
-    msg.register(show_journal, Command("journal"), StateFilter(None))
     states = StateFilter(JournalLog)
     msg.register(command_in_dialog, states, F.text.startswith("/"))
+    # Not StateFilter(None): a questionnaire left open must not hide the command.
+    msg.register(show_journal, Command("journal"))
     msg.register(on_minutes_text, StateFilter(JournalLog.minutes))
     msg.register(on_topics, StateFilter(JournalLog.topics))
     msg.register(on_next_steps, StateFilter(JournalLog.next_steps))

@@ -280,8 +280,9 @@ def create_router() -> Router:
         cb.register(handler, PlanCb.filter(F.a == action))
     cb.register(on_cancel, PlanCb.filter(F.a == PlanAction.CANCEL))
     msg = router.message
-    msg.register(show_plan, Command("plan"), StateFilter(None))
     msg.register(command_in_dialog, StateFilter(PlanEdit), F.text.startswith("/"))
+    # Not StateFilter(None): a questionnaire left open must not hide the command.
+    msg.register(show_plan, Command("plan"))
     msg.register(on_goal_title, StateFilter(PlanEdit.goal_title))
     msg.register(on_goal_date, StateFilter(PlanEdit.goal_date))
     msg.register(on_goal_tasks, StateFilter(PlanEdit.goal_tasks))

@@ -42,7 +42,8 @@ async def on_not_held(query: CallbackQuery, callback_data: JournalCb, ctx: Ctx) 
     found = await journal.context_of(ctx.session, callback_data.id)
     assert found is not None
     text = views.not_held_text(ctx.t, result.meeting, found.organisation.timezone)
-    await ctx.answer(query, ctx.t("journal.already") if result.outcome == "repeated" else None)
+    repeated = result.outcome == journal.Outcome.REPEATED
+    await ctx.answer(query, ctx.t("journal.already") if repeated else None)
     if isinstance(query.message, Message):
         await ctx.edit(query.message.message_id, text, kb.reschedule(ctx.t, callback_data.id))
     else:
@@ -198,7 +199,7 @@ async def _finish(ctx: Ctx) -> None:
     reached = None
     if result.stage is not None:
         reached = result.stage.milestones[0].reached.value
-    if result.outcome == "repeated":
+    if result.outcome == journal.Outcome.REPEATED:
         await ctx.send(ctx.t("journal.already"))
         return
     await ctx.send(views.logged_text(ctx.t, result.meeting, timezone, reached))
@@ -238,7 +239,7 @@ async def on_feedback(query: CallbackQuery, callback_data: FeedbackCb, ctx: Ctx)
             text, markup = t("journal.ask_rating"), kb.rating(data.id, data.m)
         else:
             text, markup = t("journal.disputed"), None
-    await ctx.answer(query, t("journal.already") if outcome == "repeated" else None)
+    await ctx.answer(query, t("journal.already") if outcome == journal.Outcome.REPEATED else None)
     if isinstance(query.message, Message):
         await ctx.edit(query.message.message_id, text, markup)
 

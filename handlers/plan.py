@@ -91,7 +91,8 @@ async def show_plan(message: Message, command: CommandObject, ctx: Ctx) -> None:
 
 
 async def on_open(query: CallbackQuery, callback_data: PlanCb, ctx: Ctx) -> None:
-    await ctx.state.clear()
+    if await ctx.state.get_state() in PlanEdit.__all_states_names__:
+        await ctx.state.clear()  # "back to the plan" leaves a goal's dialog
     pair, side = await journal.pair_for(
         ctx.session, ctx.participant, callback_data.id, await _curated(ctx)
     )

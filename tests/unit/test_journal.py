@@ -39,10 +39,11 @@ TODAY = dt.date(2026, 11, 20)
 
 
 async def _log(world: World, meeting_id: int, telegram_id: int | None = None,
-               **extra: object) -> journal.LogResult:
+               goal_progress: dict[int, int] | None = None) -> journal.LogResult:
     return await journal.log_held(
         world.session, meeting_id, telegram_id or world.mentor.telegram_id or 0, NOW,
-        minutes=50, topics="Адаптация", next_steps="Прочитать книгу", **extra,  # type: ignore[arg-type]
+        minutes=50, topics="Адаптация", next_steps="Прочитать книгу",
+        goal_progress=goal_progress,
     )
 
 
@@ -152,20 +153,20 @@ async def test_goal_progress_marked_while_logging(world: World) -> None:
 
 
 async def test_plan_limits_dates_and_rights(world: World) -> None:
-    def add(title: str, date: dt.date = TODAY) -> object:
-        return plans.add_goal(world.session, world.mentee, world.pair.id, title=title,
-                              target_date=date, tasks=[], today=TODAY)
+    async def add(title: str, date: dt.date = TODAY) -> PlanGoal:
+        return await plans.add_goal(world.session, world.mentee, world.pair.id, title=title,
+                                    target_date=date, tasks=[], today=TODAY)
 
-    goals = [await add(f"Цель {i}") for i in range(1, 6)]  # type: ignore[misc]
+    goals = [await add(f"Цель {i}") for i in range(1, 6)]
     with pytest.raises(ServiceError) as error:
-        await add("Шестая")  # type: ignore[misc]
+        await add("Шестая")
     assert error.value.code == "plan_full"
     with pytest.raises(NotYoursError):  # a stranger, or a curator, does not edit
         await plans.add_goal(world.session, world.stranger, world.pair.id, title="x",
                              target_date=TODAY, tasks=[], today=TODAY)
     with pytest.raises(NotYoursError):
-        await plans.set_progress(world.session, world.stranger, goals[0].id, 50, NOW)  # type: ignore[attr-defined]
-    pair_id = await plans.delete_goal(world.session, world.mentor, goals[1].id)  # type: ignore[attr-defined]
+        await plans.set_progress(world.session, world.stranger, goals[0].id, 50, NOW)
+    pair_id = await plans.delete_goal(world.session, world.mentor, goals[1].id)
     positions = (await world.session.execute(
         select(PlanGoal.position, PlanGoal.title).order_by(PlanGoal.position)
     )).all()
@@ -173,7 +174,7 @@ async def test_plan_limits_dates_and_rights(world: World) -> None:
     assert positions == [(1, "Цель 1"), (2, "Цель 3"), (3, "Цель 4"), (4, "Цель 5")]
     world.pair.status = PairStatus.ENDED
     with pytest.raises(StaleError):
-        await add("Поздно")  # type: ignore[misc]
+        await add("Поздно")
 
     assert plans.parse_date("25.12", TODAY) == dt.date(2026, 12, 25)
     assert plans.parse_date("1.2", TODAY) == dt.date(2027, 2, 1)  # the next 1 February

@@ -33,7 +33,8 @@ async def test_sequence_history_and_never_backwards(world: World) -> None:
         change = await advance_on_held(world.session, meeting, world.mentor.id, NOW)
         seen.append(change.milestones if change else None)
     assert pair.status == PairStatus.REGULAR
-    assert seen[0] == (Milestone(pair.id, PairStatus.INTRO, seen[0][0].meeting_id),)
+    first = seen[0]
+    assert first is not None and first == (Milestone(pair.id, PairStatus.INTRO, first[0].meeting_id),)
     assert seen[4] is None and seen[5] is None  # a second regular, a late trial: no change
     assert await _events(world, pair.id) == [
         ("approved", "intro"), ("intro", "trial"), ("trial", "planning"),

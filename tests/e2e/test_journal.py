@@ -36,6 +36,16 @@ def _stored(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
 
 
+def _insert_meeting(db_path: Path, pair_id: int, kind: str, starts: dt.datetime) -> None:
+    """A confirmed meeting, as the meetings dialog (another feature) leaves it."""
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "INSERT INTO meetings (pair_id, kind, status, starts_at, duration_minutes, "
+            "confirmed_at, created_at, updated_at) VALUES (?, ?, 'confirmed', ?, 60, ?, ?, ?)",
+            (pair_id, kind, _stored(starts), *[_stored(dt.datetime.now(dt.UTC))] * 3),
+        )
+
+
 async def test_journal_stage_and_plan(
     fake_telegram: FakeTelegram, bot_process, db_path: Path
 ) -> None:
@@ -65,15 +75,9 @@ async def test_journal_stage_and_plan(
     assert telegram_of(db_path, mentee_id) == mentee.id
     assert telegram_of(db_path, mentor_id) == mentor.id
 
-    # a confirmed meeting (the meetings dialog is another feature) that starts soon
+    # a confirmed meeting that starts soon; the clock moves past its end
     starts = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
-    with sqlite3.connect(db_path) as conn:
-        conn.execute(
-            "INSERT INTO meetings (pair_id, kind, status, starts_at, duration_minutes, "
-            "confirmed_at, created_at, updated_at) "
-            "VALUES (?, 'intro', 'confirmed', ?, 60, ?, ?, ?)",
-            (pair_id, _stored(starts), *[_stored(dt.datetime.now(dt.UTC))] * 3),
-        )
+    _insert_meeting(db_path, pair_id, "intro", starts)
     await bot.clock("advance", "2h")
 
     ask = await mentor.wait_message("Журнал наставника", timeout=OUTBOX_WAIT)
@@ -142,6 +146,23 @@ async def test_journal_stage_and_plan(
     await mentor.send("/plan")
     shown = await mentor.wait_message("План")
     assert "Решить задачник" in shown.text and "Прочитать книгу" in shown.text
+
+    # the planning meeting: progress on the goals is marked while logging it
+    starts = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2, minutes=10)
+    _insert_meeting(db_path, pair_id, "planning", starts)
+    await bot.clock("advance", "2h")
+    ask = await mentor.wait_message("встреча-планирование", timeout=OUTBOX_WAIT)
+    await mentor.press("✅ Состоялась", ask)
+    await mentor.press("60 мин", await mentor.wait_message("Сколько минут"))
+    await mentor.wait_message("Какие темы")
+    await mentor.send("План на полугодие")
+    await mentor.press("Пропустить", await mentor.wait_message("О чём договорились"))
+    await mentor.press("50%", await mentor.wait_message("Цель 1 из 2"))
+    await mentor.press("Без изменений", await mentor.wait_message("Цель 2 из 2"))
+    logged = await mentor.wait_message("Записано")
+    assert "планирование" in logged.text
+    assert query(db_path, "SELECT progress FROM plan_goals ORDER BY position") == [(50,), (0,)]
+    assert query(db_path, "SELECT status FROM pairs WHERE id=?", pair_id) == [("planning",)]
     await curator.send(f"/plan {pair_id}")
     read_only = await curator.wait_message("План")
     assert "Подготовиться к олимпиаде" in read_only.text and not read_only.buttons

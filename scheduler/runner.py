@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, OffsetClock
 from scheduler import clock as clock_sync
-from scheduler import outbox
+from scheduler import journal, outbox
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,20 @@ def create_scheduler(
         max_instances=1,
         coalesce=True,
         misfire_grace_time=None,
+    )
+
+    async def ask_journal() -> None:
+        try:
+            asked = await journal.tick(sessionmaker, clock)
+        except Exception:
+            log.exception("journal tick failed")
+            return
+        if asked:
+            log.info("journal: %d meeting(s) asked about", asked)
+
+    scheduler.add_job(
+        ask_journal, "interval", seconds=journal.INTERVAL_S, id="journal.ask",
+        replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=None,
     )
     if isinstance(clock, OffsetClock):
         moved = clock

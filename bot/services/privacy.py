@@ -28,6 +28,7 @@ from db.models import (
     Role,
 )
 from db.queries import audit
+from db.queries import journal as q_journal
 from db.queries import participants as q_people
 
 
@@ -90,6 +91,8 @@ async def forget(
                 Answer.response_id.in_(response_ids), Answer.is_personal.is_(True)
             )
         )
+        # The journal's and the plan's free texts of the person's pairs (both sides wrote them).
+        await q_journal.erase_texts_of(session, membership_ids)
         result.closed_pairs = await _close_pairs(session, membership_ids, participant.id, now)
 
     for membership in memberships:

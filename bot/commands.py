@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GUEST = ("start", "help", "cancel")
-PARTICIPANT = ("questionnaire", "journal", "plan")  # mentees and mentors
+PARTICIPANT = ("questionnaire", "meeting", "meetings", "journal", "plan")  # mentees, mentors
 PERSONAL = ("me", "forget")  # anyone who gave the bot personal data
 GENERAL = ("help", "cancel")
 CURATOR = (

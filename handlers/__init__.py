@@ -14,6 +14,7 @@ def get_routers() -> list[Router]:
         fallback,
         journal,
         matching,
+        meetings,
         onboarding,
         plan,
         presence,
@@ -34,6 +35,7 @@ def get_routers() -> list[Router]:
         matching.create_router(),
         journal.create_router(),
         plan.create_router(),
+        meetings.create_router(),
         curator.create_router(),
         fallback.create_router(),
     ]

@@ -375,7 +375,7 @@ async def on_share(query: CallbackQuery, callback_data: kb.ShareCb, ctx: Ctx) ->
     )
     await deliver(ctx.session, ctx.catalog, shared.notices, ctx.clock)
     await ctx.answer(query)
-    await ctx.drop_buttons(query.message)
+    await ctx.edit_buttons(query.message, kb.propose_meeting(ctx.t, callback_data.p))
     await ctx.send(ctx.t("matching.shared_both" if shared.both else "matching.shared_wait"))
 
 

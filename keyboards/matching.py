@@ -15,6 +15,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.i18n import Translator
 from bot.ids import MAX_ID
 from keyboards.common import short
+from keyboards.meetings import MeetingAction, MeetingCb
 
 PICKED = "✅ "
 NOT_PICKED = "▫️ "
@@ -152,9 +153,22 @@ def candidates_of(markup: InlineKeyboardMarkup | None) -> list[int]:
     return out
 
 
-def share(t: Translator, pair_id: int) -> InlineKeyboardMarkup:
+def share(t: Translator, pair_id: int, *, meeting: bool = False) -> InlineKeyboardMarkup:
+    """"Share my contact", and on the introduction also "propose a meeting"."""
     builder = InlineKeyboardBuilder()
     builder.button(text=t("matching.share_button"), callback_data=ShareCb(p=pair_id))
+    if meeting:
+        builder.button(text=t("meetings.propose_button"),
+                       callback_data=MeetingCb(a=MeetingAction.NEW, id=pair_id))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def propose_meeting(t: Translator, pair_id: int) -> InlineKeyboardMarkup:
+    """What stays under the introduction once the contact is shared."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=t("meetings.propose_button"),
+                   callback_data=MeetingCb(a=MeetingAction.NEW, id=pair_id))
     return builder.as_markup()
 
 

@@ -29,6 +29,7 @@ from db.models import (
 )
 from db.queries import audit
 from db.queries import journal as q_journal
+from db.queries import meetings as q_meetings
 from db.queries import participants as q_people
 
 
@@ -129,6 +130,7 @@ async def forget(
             )
         )
     await _drop_queued_mentions(session, names)
+    await q_meetings.forget_places(session, participant.id)  # free text they typed
     result.partners = await _partners(session, result.closed_pairs, membership_ids)
 
     participant.full_name = None

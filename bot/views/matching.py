@@ -118,7 +118,7 @@ def _notice(t: Translator, catalog: Catalog, notice: Notice) -> tuple[str, Any]:
         if goal:
             lines.append(t("matching.fact_goal", value=escape(clip(goal, 500))))
         lines += ["", t("matching.intro_next"), t("matching.intro_contacts")]
-        return "\n".join(lines), kb.share(t, notice.pair_id)
+        return "\n".join(lines), kb.share(t, notice.pair_id, meeting=True)
     if notice.kind == NoticeKind.CONTACTS and about is not None:
         if about.username:
             contact = escape("@" + about.username)

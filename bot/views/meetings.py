@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 from html import escape
 from zoneinfo import ZoneInfo
 
@@ -272,9 +273,12 @@ def ics_for(t: Translator, outcome: Outcome, viewer_id: int, now: dt.datetime) -
     )
 
 
-def document_payload(ics: IcsFile, caption: str, markup: InlineKeyboardMarkup | None) -> dict:
-    """The outbox row the sender turns into sendDocument."""
-    payload: dict = {"document": {"filename": ics.filename, "content": ics.content},
+def document_payload(
+    ics: IcsFile, caption: str, markup: InlineKeyboardMarkup | None
+) -> dict[str, Any]:
+    """The outbox row the sender turns into sendDocument:
+    {"document": {"filename", "content"}, "caption", "reply_markup"?}."""
+    payload: dict[str, Any] = {"document": {"filename": ics.filename, "content": ics.content},
                      "caption": caption}
     if markup is not None:
         payload["reply_markup"] = markup.model_dump(mode="json", exclude_none=True)

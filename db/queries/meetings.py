@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
@@ -101,14 +101,20 @@ async def all_pair_ids_of(
     return [(pid, key) for pid, key in (await session.execute(stmt)).all()]
 
 
-async def kinds_taken(session: AsyncSession, pair_id: int, group_key: str | None) -> set[str]:
-    """Kinds of the pair's (or group's) meetings that are confirmed or held."""
-    where = Meeting.group_key == group_key if group_key else Meeting.pair_id == pair_id
+async def kinds_taken(
+    session: AsyncSession, pair_id: int, group_key: str | None, *, pair_group: str | None = None
+) -> set[str]:
+    """Kinds of meetings confirmed or held: a group's (group_key), or a pair's own plus
+    those of the group it belongs to (pair_group)."""
+    if group_key:
+        where: Any = Meeting.group_key == group_key
+    else:
+        where = and_(Meeting.pair_id == pair_id, Meeting.group_key.is_(None))
+        if pair_group:
+            where = or_(where, Meeting.group_key == pair_group)
     stmt = select(Meeting.kind).where(
         where, Meeting.status.in_((MeetingStatus.CONFIRMED, MeetingStatus.HELD))
     )
-    if not group_key:
-        stmt = stmt.where(Meeting.group_key.is_(None))
     return set((await session.execute(stmt)).scalars().all())
 
 

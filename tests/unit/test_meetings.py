@@ -325,7 +325,7 @@ async def test_group_meeting(world: World) -> None:
     listed = await svc.list_for(s, mentee2.participant_id, NOW)
     assert [m.id for m in listed.coming] == [meeting.id]
     assert await svc.next_kind(s, world.pair.id, key) == MeetingKind.TRIAL
-    assert await svc.next_kind(s, world.pair.id) == MeetingKind.INTRO  # the pair on its own
+    assert await svc.next_kind(s, pair2.id) == MeetingKind.TRIAL  # the group's count for it
 
 
 async def test_forgetting_erases_typed_places(world: World) -> None:

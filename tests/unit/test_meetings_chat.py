@@ -182,3 +182,35 @@ async def test_group_meeting_in_chat(app: Any) -> None:
     await _feed(fake, bot, dp)
     answers = [c.params.get("text") for c in fake.calls("answerCallbackQuery")]
     assert answers[-1] == "Встреча не найдена."
+
+
+async def test_after_planning_the_kind_is_chosen(app: Any) -> None:
+    fake, bot, dp, database = app
+    await _group(database)
+    async with database.sessionmaker() as s:
+        pair = (await s.execute(select(Pair).order_by(Pair.id))).scalars().first()
+        assert pair is not None
+        for day, kind in enumerate(("intro", "trial", "planning"), start=1):
+            s.add(Meeting(pair_id=pair.id, kind=kind, status="held",
+                          starts_at=dt.datetime(2026, 10, day, 5, tzinfo=dt.UTC)))
+        await s.commit()
+    picker = await _say(fake, bot, dp, MENTEE1, "/meeting")  # one pair: straight to the days
+    assert "регулярная встреча" in picker.text
+    assert picker.button_texts[:2] == ["✅ регулярная встреча", "итоговая встреча"]
+    picker = await _press(fake, bot, dp, MENTEE1, "итоговая встреча", picker)
+    assert "итоговая встреча" in picker.text
+    assert picker.button_texts[:2] == ["регулярная встреча", "✅ итоговая встреча"]
+    await _say(fake, bot, dp, MENTEE1, "25.12 10:00")
+    place = fake.user(MENTEE1).messages[-1]
+    assert "Выберите день кнопкой" not in place.text
+    sent = await _press(fake, bot, dp, MENTEE1, "Без места", place)
+    assert "Предложение отправлено" in sent.text and "место не указано" in sent.text
+    async with database.sessionmaker() as s:
+        kinds = list((await s.execute(
+            select(Meeting.kind).where(Meeting.status == "proposed"))).scalars())
+    assert kinds == ["final"]
+    # /meetings: the coming one and three past ones
+    listing = await _say(fake, bot, dp, MENTEE1, "/meetings")
+    assert "Предстоящие" in listing.text and listing.text.count("состоялась") == 3
+    card = await _press(fake, bot, dp, MENTEE1, "🗓 25.12 10:00", listing)
+    assert "итоговая встреча" in card.text and "❌ Отменить" in card.button_texts

@@ -164,10 +164,20 @@ def next_kinds(taken: set[str]) -> tuple[MeetingKind, ...]:
     return (MeetingKind.REGULAR, MeetingKind.FINAL)
 
 
-async def next_kind(session: AsyncSession, pair_id: int, group_key: str | None = None) -> (
-    MeetingKind
-):
-    return next_kinds(await q.kinds_taken(session, pair_id, group_key))[0]
+async def next_kind(
+    session: AsyncSession, pair_id: int, group_key: str | None = None
+) -> MeetingKind:
+    """The default kind of the next meeting of a pair (its group's meetings count for it),
+    or with group_key, of the group."""
+    return next_kinds(await _taken(session, pair_id, group_key))[0]
+
+
+async def _taken(session: AsyncSession, pair_id: int, group_key: str | None) -> set[str]:
+    if group_key:
+        return await q.kinds_taken(session, pair_id, group_key)
+    pair = await q.pair(session, pair_id)
+    return await q.kinds_taken(session, pair_id, None,
+                               pair_group=pair.group_key if pair else None)
 
 
 async def _active_pair(session: AsyncSession, pair_id: int, actor_id: int | None) -> Party:
@@ -199,7 +209,7 @@ async def start(
         key = _group_key(party.pair, siblings)
         members = [p for p in siblings if p.group_key in (None, key)]
         party = await _party(session, members, key)
-    kinds = next_kinds(await q.kinds_taken(session, party.pair.id, party.group_key))
+    kinds = next_kinds(await _taken(session, party.pair.id, party.group_key))
     return Start(party, actor, kinds, group_possible)
 
 

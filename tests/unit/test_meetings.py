@@ -314,7 +314,16 @@ async def test_group_meeting(world: World) -> None:
 
     with pytest.raises(NotYoursError):
         await svc.confirm(s, meeting.id, world.stranger.participant_id, now=NOW)
-    first = await svc.confirm(s, meeting.id, mentee2.participant_id, now=NOW)
+    # one mentee cannot come: the mentor is told, the meeting stands for the others
+    for _ in range(2):
+        declined = await svc.decline(s, meeting.id, world.mentee.participant_id, now=NOW,
+                                     seen_version=proposed.version)
+        assert declined.event == Event.DECLINED_ONE and declined.to == [proposed.party.mentor]
+        await views.tell(s, declined, NOW)
+    told = [m for m in await world.outbox() if m.kind == "meeting_declined_one"]
+    assert len(told) == 1 and meeting.status == MeetingStatus.PROPOSED
+    first = await svc.confirm(s, meeting.id, mentee2.participant_id, now=NOW,
+                              seen_version=proposed.version)
     assert first.changed and meeting.status == MeetingStatus.CONFIRMED
     assert {m.participant_id for m in first.to} == {mentor_id, world.mentee.participant_id}
     later = await svc.confirm(s, meeting.id, world.mentee.participant_id, now=NOW)

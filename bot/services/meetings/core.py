@@ -382,8 +382,13 @@ async def decline(
     if actor.role != meeting.awaiting_role:
         raise ServiceError("meeting_wait_other")
     if party.group_key and actor.role == Role.MENTEE:
-        version = await _record(session, meeting, party, actor_id, "decline_one")
-        return Outcome(meeting, party, Event.DECLINED_ONE, actor, version, to=[party.mentor])
+        # Not a change of the meeting: the others' buttons stay valid (same version), and a
+        # repeated tap queues nothing new (same outbox key).
+        audit.record(
+            session, actor_id=actor_id, organisation_id=party.organisation_id or None,
+            action="meeting.decline_one", target_type="meeting_answer", target_id=meeting.id,
+        )
+        return Outcome(meeting, party, Event.DECLINED_ONE, actor, current, to=[party.mentor])
     _close(meeting, actor_id, now)
     version = await _record(session, meeting, party, actor_id, "decline")
     return Outcome(meeting, party, Event.DECLINED, actor, version, to=party.others(actor_id))

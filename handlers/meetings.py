@@ -134,7 +134,7 @@ async def reschedule_pressed(query: CallbackQuery, callback_data: MeetingCb, ctx
     await ctx.answer(query)
     head = views.proposal_head(ctx.t, seen.party, seen.actor.participant_id, None)
     await ctx.send(views.days_text(ctx.t, head), reply_markup=views.days_keyboard(
-        ctx.t, seen.meeting.id, svc.picker_days(ctx.now, seen.party.timezone)))
+        ctx.t, -seen.meeting.id, svc.picker_days(ctx.now, seen.party.timezone)))
 
 
 # -- the dialog -------------------------------------------------------------------------------
@@ -144,12 +144,21 @@ async def _dialog(
     """The dialog's data if this press (or text) belongs to the dialog on screen."""
     data = await ctx.state.get_data()
     if await ctx.state.get_state() != state.state or (
-        target is not None and data.get("target") != target
+        target is not None and _signed(data) != target
     ):
         if query is not None:
             await _stale(query, ctx)
         return None
     return data
+
+
+def _signed(data: dict[str, Any]) -> int | None:
+    """The dialog's id in its buttons: a pair id, or minus a meeting id for "another time"
+    (so a leftover picker of one kind never drives a dialog of the other)."""
+    target = data.get("target")
+    if not isinstance(target, int):
+        return None
+    return target if data.get("mode") == NEW else -target
 
 
 async def _party(ctx: Ctx, data: dict[str, Any]) -> tuple[Party, int]:
@@ -169,7 +178,8 @@ def _head(ctx: Ctx, party: Party, me: int, data: dict[str, Any]) -> str:
 async def _show_days(query: CallbackQuery, ctx: Ctx, data: dict[str, Any]) -> None:
     party, me = await _party(ctx, data)
     await ctx.state.update_data(day="")
-    markup = views.days_keyboard(ctx.t, data["target"], svc.picker_days(ctx.now, party.timezone),
+    markup = views.days_keyboard(ctx.t, _signed(data) or 0,
+                                 svc.picker_days(ctx.now, party.timezone),
                                  data.get("kinds", []), data.get("kind"))
     await ctx.answer(query)
     await ctx.edit(_message_id(query), views.days_text(ctx.t, _head(ctx, party, me, data)), markup)
@@ -207,7 +217,7 @@ async def day_pressed(query: CallbackQuery, callback_data: MeetingCb, ctx: Ctx) 
     await ctx.answer(query)
     await ctx.edit(_message_id(query),
                    views.slots_text(ctx.t, _head(ctx, party, me, data), day, bool(times)),
-                   views.slots_keyboard(ctx.t, data["target"], day, times))
+                   views.slots_keyboard(ctx.t, _signed(data) or 0, day, times))
 
 
 async def slot_pressed(query: CallbackQuery, callback_data: MeetingCb, ctx: Ctx) -> None:

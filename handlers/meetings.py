@@ -24,6 +24,7 @@ from bot.services.meetings import Outcome, Party
 from bot.services.meetings.core import PLACE_LIMIT
 from bot.services.meetings.when import at_local, local_today
 from bot.views import meetings as views
+from db.models import MeetingStatus
 from keyboards.meetings import MeetingAction as A
 from keyboards.meetings import MeetingCb
 
@@ -124,9 +125,16 @@ async def _begin(ctx: Ctx, begun: svc.Start, edit: int | None) -> None:
 
 
 async def reschedule_pressed(query: CallbackQuery, callback_data: MeetingCb, ctx: Ctx) -> None:
-    """"Another time" under a proposal, or "reschedule" under a confirmed meeting."""
+    """"Another time" under a proposal, "reschedule" under a confirmed meeting, or under
+    one the journal marked not held (then a new proposal for the pair)."""
     if not 0 < callback_data.id <= MAX_ID:
         await _stale(query, ctx)
+        return
+    shown = await svc.view(ctx.session, callback_data.id, _me(ctx))
+    if shown.meeting.status == MeetingStatus.NOT_HELD:  # from the journal: a new proposal
+        begun = await svc.start_again(ctx.session, callback_data.id, _me(ctx))
+        await ctx.answer(query)
+        await _begin(ctx, begun, None)
         return
     seen = await svc.check_retime(ctx.session, callback_data.id, _me(ctx))
     await ctx.state.set_state(MeetingDialog.pick)

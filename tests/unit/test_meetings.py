@@ -289,6 +289,16 @@ async def test_retime_decline_cancel(world: World) -> None:
     listing = await svc.list_for(s, mentee_id, NOW)
     assert listing.coming == [] and len(listing.past) == 2
 
+    # the journal marks a confirmed meeting not held; "reschedule" then starts a new proposal
+    with pytest.raises(StaleError):
+        await svc.start_again(s, other.meeting.id, mentor_id)  # cancelled, not "not held"
+    other.meeting.status = MeetingStatus.NOT_HELD
+    other.meeting.kind = "intro"
+    again = await svc.start_again(s, other.meeting.id, mentor_id)
+    assert again.kinds == (MeetingKind.INTRO,) and again.party.pair.id == world.pair.id
+    with pytest.raises(NotYoursError):
+        await svc.start_again(s, other.meeting.id, world.stranger.participant_id)
+
 
 async def test_group_meeting(world: World) -> None:
     s = world.session

@@ -214,3 +214,16 @@ async def test_after_planning_the_kind_is_chosen(app: Any) -> None:
     assert "Предстоящие" in listing.text and listing.text.count("состоялась") == 3
     card = await _press(fake, bot, dp, MENTEE1, "🗓 25.12 10:00", listing)
     assert "итоговая встреча" in card.text and "❌ Отменить" in card.button_texts
+
+    # the journal's "reschedule" under a meeting marked not held: a new proposal, same kind
+    async with database.sessionmaker() as s:
+        final = (await s.execute(select(Meeting).where(Meeting.kind == "final"))).scalar_one()
+        final.status = "not_held"
+        await s.commit()
+    button = MeetingCb(a=MeetingAction.RESCHEDULE, id=final.id).pack()
+    await bot.send_message(MENTEE1, "journal", reply_markup={"inline_keyboard": [[
+        {"text": "🕒 Перенести", "callback_data": button}]]})
+    journal = await fake.user(MENTEE1).wait_message("journal", timeout=5)
+    picker = await _press(fake, bot, dp, MENTEE1, "🕒 Перенести", journal)
+    assert "Новая встреча" in picker.text
+    assert picker.button_texts[:2] == ["регулярная встреча", "✅ итоговая встреча"]

@@ -30,6 +30,7 @@ from bot.services.meetings.core import (
     propose,
     retime,
     start,
+    start_again,
     view,
 )
 from bot.services.meetings.ics import IcsFile, meeting_ics, meeting_uid
@@ -49,5 +50,5 @@ __all__ = [
     "check_retime", "check_when", "choices", "confirm", "decline", "display_name",
     "group_pairs", "list_for", "meeting_ics", "meeting_party", "meeting_uid", "next_kind",
     "next_kinds", "pair_members", "parse_day", "parse_slot", "parse_time_on", "parse_when",
-    "picker_days", "propose", "retime", "slots", "start", "view", "zone",
+    "picker_days", "propose", "retime", "slots", "start", "start_again", "view", "zone",
 ]

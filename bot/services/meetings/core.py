@@ -366,6 +366,17 @@ async def check_retime(session: AsyncSession, meeting_id: int, actor_id: int | N
                    changed=False)
 
 
+async def start_again(session: AsyncSession, meeting_id: int, actor_id: int | None) -> Start:
+    """"Reschedule" under a meeting the journal marked not held: a new proposal for the
+    same pair (or group), its kind first when it is still to come."""
+    meeting, _, _ = await _load(session, meeting_id, actor_id)
+    if meeting.status != MeetingStatus.NOT_HELD:
+        raise StaleError(f"meeting_{meeting.status}")
+    begun = await start(session, meeting.pair_id, actor_id, group=bool(meeting.group_key))
+    kinds = tuple(sorted(begun.kinds, key=lambda k: k != meeting.kind))
+    return Start(begun.party, begun.actor, kinds, begun.group_possible)
+
+
 async def decline(
     session: AsyncSession, meeting_id: int, actor_id: int, *, now: dt.datetime,
     seen_version: int | None = None,

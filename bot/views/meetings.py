@@ -19,7 +19,7 @@ from bot.render import clip
 from bot.services import meetings as svc
 from bot.services.meetings import Event, IcsFile, Member, Outcome, Party
 from bot.services.meetings.when import day_code
-from db.models import Meeting, MeetingKind, MeetingStatus, Pair, Role
+from db.models import MEETING_SEQUENCE, Meeting, MeetingKind, MeetingStatus, Pair, Role
 from db.queries import meetings as q
 from keyboards.meetings import MeetingAction as A
 from keyboards.meetings import MeetingCb
@@ -128,7 +128,8 @@ def days_keyboard(
     builder = InlineKeyboardBuilder()
     widths: list[int] = []
     if len(kinds) > 1:
-        for option in kinds:
+        order = [k.value for k in MEETING_SEQUENCE]
+        for option in sorted(kinds, key=order.index):  # in sequence, whatever the default
             mark = "✅ " if option == kind else ""
             builder.button(text=mark + kind_name(t, option),
                            callback_data=MeetingCb(a=A.KIND, id=target, v=option))

@@ -34,8 +34,10 @@ def admin(db_path: Path, *args: str) -> dict[str, Any]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def setup_programme(db_path: Path, forms: str = "student-student") -> dict[str, Any]:
-    org = admin(db_path, "create-org", "--name", "Школа № 1", "--timezone", "Europe/Moscow")
+def setup_programme(
+    db_path: Path, forms: str = "student-student", timezone: str = "Europe/Moscow"
+) -> dict[str, Any]:
+    org = admin(db_path, "create-org", "--name", "Школа № 1", "--timezone", timezone)
     programme = admin(
         db_path, "create-programme", "--org", str(org["org_id"]), "--name", "Наставничество",
         "--forms", forms, "--start", "2026-09-01", "--end", "2027-05-31",

@@ -51,6 +51,11 @@ def _since(user: FakeUser) -> int:
     return len(user.messages)
 
 
+def _marks(*users: FakeUser) -> dict[int, int]:
+    """Where each user's messages stand now: later checks look only at what came after."""
+    return {u.id: len(u.messages) for u in users}
+
+
 def _found(user: FakeUser, contains: str, since: int) -> list[BotMessage]:
     return [m for m in user.messages[since:] if contains in m.text]
 
@@ -88,10 +93,10 @@ async def _confirm(other: FakeUser, since: int) -> BotMessage:
 
 
 async def _log(
-    mentor: FakeUser, mentee: FakeUser, since: int, kind: str, *, goals: int = 0
+    mentor: FakeUser, mentee: FakeUser, marks: dict[int, int], kind: str, *, goals: int = 0
 ) -> None:
     """The journal's question after the meeting; held, 60 minutes; the mentee rates it 5."""
-    ask = await _expect(mentor, "Журнал наставника", since)
+    ask = await _expect(mentor, "Журнал наставника", marks[mentor.id])
     assert kind in ask.text
     await mentor.press("✅ Состоялась", ask)
     await mentor.press("60 мин", await mentor.wait_message("Сколько минут"))
@@ -101,7 +106,7 @@ async def _log(
     for number in range(1, goals + 1):
         await mentor.press("50%", await mentor.wait_message(f"Цель {number} из {goals}"))
     await mentor.wait_message("Записано")
-    confirm = await _expect(mentee, "Наставник отметил встречу", since)
+    confirm = await _expect(mentee, "Наставник отметил встречу", marks[mentee.id])
     await mentee.press("✅ Да, состоялась", confirm)
     await mentee.wait_edit(confirm, contains="Оцените")
     await mentee.press("5 ⭐", confirm)
@@ -196,7 +201,7 @@ async def test_working_cycle_in_vladivostok(
     assert "DTSTART:20261209T010000Z" in (other_ics.file_content or b"").decode()
 
     # -- reminders: 24 h before (8 Dec 11:00) and 1 h before (9 Dec 10:00) ------------------
-    marks = {u.id: _since(u) for u in (a_mentee, a_mentor)}
+    marks = _marks(a_mentee, a_mentor)
     await bot.clock("set", _local("2026-12-08 10:30"))
     await bot.clock("set", _local("2026-12-08 10:55"), settle=QUIET_WAIT)
     assert not any(_found(u, "Напоминание о встрече", marks[u.id]) for u in (a_mentee, a_mentor))
@@ -210,23 +215,23 @@ async def test_working_cycle_in_vladivostok(
         await _expect(u, "Встреча через час", marks[u.id])
 
     # -- logged by the mentor, confirmed and rated by the mentee -----------------------------
-    mark = min(_since(a_mentor), _since(a_mentee))
+    marks = _marks(a_mentor, a_mentee)
     await bot.clock("set", _local("2026-12-09 12:01"))
-    await _log(a_mentor, a_mentee, mark, "встреча-знакомство")
+    await _log(a_mentor, a_mentee, marks, "встреча-знакомство")
     assert query(db_path, "SELECT status FROM pairs WHERE id=?", a_id) == [("intro",)]
 
     # -- the trial meeting, typed by the mentor ---------------------------------------------
     mark = _since(a_mentee)
     await _propose(a_mentor, "11.12 17:00")
     await _confirm(a_mentee, mark)
-    mark = _since(a_mentor)
+    marks = _marks(a_mentor, a_mentee)
     await bot.clock("set", _local("2026-12-11 18:01"))
-    await _log(a_mentor, a_mentee, mark, "пробная встреча")
+    await _log(a_mentor, a_mentee, marks, "пробная встреча")
     assert query(db_path, "SELECT status FROM pairs WHERE id=?", a_id) == [("trial",)]
 
     # -- nudges: pair B on day 10, its curator on day 17; pair C (paused) never ---------------
     watched = [b_mentee, b_mentor, c_mentee, c_mentor, a_mentee, a_mentor, curator]
-    marks = {u.id: _since(u) for u in watched}
+    marks = _marks(*watched)
     first_nudge = "первой встречи ещё не было"
     await bot.clock("set", _local("2026-12-17 09:50"), settle=QUIET_WAIT)  # day 9 and 23 h
     assert not any(_found(u, first_nudge, marks[u.id]) for u in watched)
@@ -261,9 +266,9 @@ async def test_working_cycle_in_vladivostok(
     mark = _since(a_mentee)
     await _propose(a_mentor, "03.01 15:00", place="Библиотека")
     await _confirm(a_mentee, mark)
-    mark = _since(a_mentor)
+    marks = _marks(a_mentor, a_mentee)
     await bot.clock("set", _local("2027-01-03 16:01"))
-    await _log(a_mentor, a_mentee, mark, "планирование", goals=2)
+    await _log(a_mentor, a_mentee, marks, "планирование", goals=2)
     assert query(db_path, "SELECT progress FROM plan_goals ORDER BY position") == [(50,), (50,)]
 
     # -- two regular meetings ----------------------------------------------------------------
@@ -271,16 +276,16 @@ async def test_working_cycle_in_vladivostok(
         mark = _since(a_mentee)
         await _propose(a_mentor, f"{day} 15:00")
         await _confirm(a_mentee, mark)
-        mark = _since(a_mentor)
+        marks = _marks(a_mentor, a_mentee)
         await bot.clock("set", _local(f"2027-01-{day[:2]} 16:01"))
-        await _log(a_mentor, a_mentee, mark, "регулярная встреча")
+        await _log(a_mentor, a_mentee, marks, "регулярная встреча")
     assert query(db_path, "SELECT status FROM pairs WHERE id=?", a_id) == [("regular",)]
 
     # -- the final meeting at 21:30: its journal question waits for the morning ----------------
     mark = _since(a_mentee)
     await _propose(a_mentor, "09.01 21:30", kind="итоговая встреча")
     await _confirm(a_mentee, mark)
-    marks = {u.id: _since(u) for u in (a_mentee, a_mentor)}
+    marks = _marks(a_mentee, a_mentor)
     await bot.clock("set", _local("2027-01-08 21:31"))
     await _expect(a_mentor, "Напоминание о встрече", marks[a_mentor.id])
     await bot.clock("set", _local("2027-01-09 20:31"))
@@ -288,7 +293,7 @@ async def test_working_cycle_in_vladivostok(
     await bot.clock("set", _local("2027-01-09 22:40"), settle=QUIET_WAIT)
     assert not _found(a_mentor, "Журнал наставника", marks[a_mentor.id])
     await bot.clock("set", _local("2027-01-10 08:00:30"))
-    await _log(a_mentor, a_mentee, marks[a_mentor.id], "итоговая встреча")
+    await _log(a_mentor, a_mentee, marks, "итоговая встреча")
 
     stages = query(db_path, "SELECT from_status, to_status FROM pair_events WHERE pair_id=? "
                    "ORDER BY id", a_id)

@@ -7,6 +7,7 @@ from aiogram import Router
 
 def get_routers() -> list[Router]:
     from handlers import (
+        broadcast,
         common,
         coordinator,
         curator,
@@ -14,6 +15,7 @@ def get_routers() -> list[Router]:
         fallback,
         matching,
         onboarding,
+        pause,
         presence,
         profile,
         questionnaire,
@@ -30,6 +32,8 @@ def get_routers() -> list[Router]:
         coordinator.create_router(),
         matching.create_participant_router(),
         matching.create_router(),
+        pause.create_router(),
+        broadcast.create_router(),
         curator.create_router(),
         fallback.create_router(),
     ]

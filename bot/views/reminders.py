@@ -9,7 +9,6 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator, translator
@@ -41,7 +40,8 @@ def _name(t: Translator, name: str) -> str:
     return escape(clip(name, 60)) if name else t("nudges.someone")
 
 
-def render(notice: Notice) -> tuple[str, InlineKeyboardMarkup | None]:
+def render(notice: Notice) -> tuple[str, dict[str, Any] | None]:
+    """The text and the keyboard (Bot API JSON)."""
     t = translator(notice.language)
     kind = notice.kind
     if kind in (NoticeKind.REMINDER_24H, NoticeKind.REMINDER_1H):
@@ -79,7 +79,7 @@ def outbox_row(notice: Notice, now: dt.datetime) -> dict[str, Any]:
     text, markup = render(notice)
     payload: dict[str, Any] = {"text": text}
     if markup is not None:
-        payload["reply_markup"] = markup.model_dump(mode="json", exclude_none=True)
+        payload["reply_markup"] = markup
     return {
         "idempotency_key": notice.key, "chat_id": notice.telegram_id, "method": "sendMessage",
         "payload": payload, "status": OutboxStatus.PENDING, "attempts": 0, "not_before": now,

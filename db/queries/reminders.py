@@ -156,16 +156,23 @@ async def pairs_due(session: AsyncSession, now: dt.datetime, limit: int) -> list
 async def set_checks(
     session: AsyncSession, changes: Iterable[tuple[DuePair, dt.datetime | None, int]]
 ) -> None:
-    """Move each pair's next check (and level), unless something else moved it meanwhile
-    (a meeting held resets it)."""
+    """Move each pair's next check (and level), unless something else moved it meanwhile (a
+    meeting held resets it to a later moment). Pairs moved alike share one statement."""
+    groups: dict[tuple[dt.datetime | None, int, int], list[int]] = {}
     for pair, next_check_at, level in changes:
-        await session.execute(
-            update(Pair)
-            .where(Pair.id == pair.id, Pair.next_check_at == pair.next_check_at,
-                   Pair.nudge_level == pair.nudge_level)
-            .values(next_check_at=next_check_at, nudge_level=level)
-            .execution_options(synchronize_session=False)
-        )
+        groups.setdefault((next_check_at, level, pair.nudge_level), []).append(pair.id)
+    latest = max((p.next_check_at for p, _, _ in changes if p.next_check_at), default=None)
+    table = Pair.metadata.tables[Pair.__tablename__]
+    for (next_check_at, level, old_level), ids in groups.items():
+        for start in range(0, len(ids), CHUNK):
+            stmt = update(table).where(
+                table.c.id.in_(ids[start:start + CHUNK]), table.c.nudge_level == old_level
+            )
+            if latest is not None:
+                stmt = stmt.where(table.c.next_check_at <= latest)
+            await session.execute(
+                stmt.values(next_check_at=next_check_at, nudge_level=level)
+            )
 
 
 async def pairs_of_groups(session: AsyncSession, group_keys: Collection[str]) -> list[DuePair]:

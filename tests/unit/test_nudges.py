@@ -106,7 +106,7 @@ async def test_first_nudge_at_day_10_then_the_curator_at_day_17(world: World) ->
     assert {n.kind for n in told} == {NoticeKind.ESCALATE}
     text, markup = render(told[0])
     assert f"#{pair.id}" in text and "Иванов Иван" in text and "17 дней" in text
-    assert markup is not None and len(markup.inline_keyboard[0]) == 2
+    assert markup is not None and len(markup["inline_keyboard"][0]) == 2
     fresh = await _fresh(world, pair.id)
     assert fresh.nudge_level == 2 and fresh.next_check_at is None
     assert await nudges.due_nudges(world.session, NOW + 60 * DAY) == []

@@ -29,6 +29,7 @@ async def tick(
     finished = 0
     try:
         async with sessionmaker() as session:
+            await svc.drop_drafts(session, before=clock.now() - svc.DRAFT_TTL)
             updates = []
             for item in await svc.sending(session):
                 state = await svc.progress(session, item)

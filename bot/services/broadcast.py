@@ -257,3 +257,22 @@ async def finish(session: AsyncSession, broadcast_id: int, now: dt.datetime) -> 
         .execution_options(synchronize_session=False)
     )
     return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
+
+
+DRAFT_TTL = dt.timedelta(days=1)
+
+
+async def drop_drafts(
+    session: AsyncSession, *, created_by: int | None = None, before: dt.datetime | None = None
+) -> None:
+    """Cancel drafts (their text erased): a person's, when they are forgotten, or those
+    nobody confirmed for a day."""
+    stmt = update(Broadcast).where(Broadcast.status == BroadcastStatus.DRAFT)
+    if created_by is not None:
+        stmt = stmt.where(Broadcast.created_by == created_by)
+    if before is not None:
+        stmt = stmt.where(Broadcast.created_at < before)
+    await session.execute(
+        stmt.values(status=BroadcastStatus.CANCELLED, text=None)
+        .execution_options(synchronize_session=False)
+    )

@@ -96,5 +96,20 @@ async def test_nudges_escalation_and_broadcast(
         assert "Объявление" in announcement.text
     assert query(db_path, "SELECT count(*) FROM outbox WHERE batch LIKE 'bc:%'") == [(2,)]
     assert query(db_path, "SELECT status, text FROM broadcasts") == [("done", None)]
+
+    # the mentee pauses for a week; the curator sees it; /resume ends it
+    await mentee.send("/pause")
+    ask = await mentee.wait_message("Почему пауза?")
+    await mentee.press("🏖 Каникулы, отпуск", ask)
+    await mentee.wait_edit(ask, contains="До какого числа?")
+    await mentee.press("1 неделя", ask)
+    await mentee.wait_edit(ask, contains="Пауза до 25.12.2026 (каникулы)")
+    assert query(db_path, "SELECT status, pause_reason FROM participants WHERE telegram_id=?",
+                 mentee.id) == [("paused", "holidays")]
+    await curator.send("/paused")
+    listed = await curator.wait_message("На паузе (1)")
+    assert "Ученик Иванов" in listed.text and "до 25.12.2026, каникулы" in listed.text
+    await mentee.send("/resume")
+    await mentee.wait_message("Пауза снята")
     assert "Traceback" not in bot.log_text()
 

@@ -345,3 +345,24 @@ def test_russian_day_counts() -> None:
     ]
     assert days_text(translator("en"), 1) == "1 day" and days_text(translator("en"), 3) == "3 days"
     assert PairStatus.APPROVED  # the vocabulary the card words
+
+
+async def test_forget_erases_a_curators_unsent_announcement(world: World) -> None:
+    from bot.services import privacy
+    from db.models import Broadcast
+
+    await world.member("Иванов Иван", Role.MENTEE, MENTEE_ANSWERS)
+    draft, _ = await broadcast.draft(world.session, org_id=world.org.id,
+                                     created_by=world.curator.id, segment="all",
+                                     text="Личный текст куратора", now=NOW)
+    other, _ = await broadcast.draft(world.session, org_id=world.org.id,
+                                     created_by=world.curator2.id, segment="all",
+                                     text="Текст другого куратора", now=NOW)
+    await privacy.forget(world.session, world.curator, now=NOW, version=1)
+    texts = dict((await world.session.execute(
+        select(Broadcast.id, Broadcast.text).execution_options(populate_existing=True)
+    )).all())
+    assert texts == {draft.id: None, other.id: "Текст другого куратора"}
+    await broadcast.drop_drafts(world.session, before=NOW + 2 * DAY)
+    assert (await world.session.execute(select(Broadcast.text).where(
+        Broadcast.id == other.id))).scalar_one() is None

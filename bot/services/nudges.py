@@ -7,7 +7,8 @@ Each active pair carries `next_check_at` (indexed) and `nudge_level`:
   or "no meeting for N days"), level 1, next check = now + escalate_days;
 - at next_check_at, level 1: the organisation's curators are told (buttons: remind the
   pair, open its card), level 2, no further check until a meeting is held.
-A pair with a paused member is not nudged: its check moves to the end of the pause.
+A pair with a paused member is not nudged: its check moves to the end of the pause; nor is
+a pair with a confirmed meeting ahead: its check moves to a day after that meeting.
 Pairs that are no longer active lose their check when the job meets them.
 Approved pairs from before this feature (next_check_at NULL) are not picked up.
 """
@@ -35,6 +36,7 @@ from db.queries import reminders as q
 
 BATCH = 1000  # pairs per tick
 PAUSE_RECHECK = dt.timedelta(days=1)  # a pause without an end is looked at daily
+AFTER_MEETING = dt.timedelta(days=1)  # a confirmed meeting postpones the check till after it
 
 
 async def first_check_at(
@@ -84,9 +86,9 @@ async def due_nudges(session: AsyncSession, now: dt.datetime, limit: int = BATCH
         return []
     people = await q.members(session, {i for p in due for i in (p.mentor_id, p.mentee_id)})
     orgs = await q.organisations(session, {m.organisation_id for m in people.values()})
-    held_pair, held_group = await q.last_held(
-        session, [p.id for p in due], {p.group_key for p in due if p.group_key}
-    )
+    keys = {p.group_key for p in due if p.group_key}
+    held_pair, held_group = await q.last_held(session, [p.id for p in due], keys)
+    soon_pair, soon_group = await q.next_confirmed(session, [p.id for p in due], keys, now)
     curators: dict[int, list[Participant]] = {}
     changes: list[tuple[q.DuePair, dt.datetime | None, int]] = []
     out: list[Notice] = []
@@ -98,6 +100,12 @@ async def due_nudges(session: AsyncSession, now: dt.datetime, limit: int = BATCH
         paused = pause_end((mentor, mentee), now)
         if paused is not None:
             changes.append((pair, paused, pair.nudge_level))
+            continue
+        soon = soon_group.get(pair.group_key or "") or soon_pair.get(pair.id)
+        if soon is not None and pair.nudge_level < 2:
+            # a meeting is agreed: look again after it (the journal resets the check when it
+            # is held; if it is not, the nudge comes a day after it)
+            changes.append((pair, soon + AFTER_MEETING, pair.nudge_level))
             continue
         org = orgs.get(mentee.organisation_id)
         last = held_group.get(pair.group_key or "") or held_pair.get(pair.id)

@@ -133,6 +133,34 @@ async def last_held(
     return by_pair, by_group
 
 
+async def next_confirmed(
+    session: AsyncSession, pair_ids: Collection[int], group_keys: Collection[str],
+    now: dt.datetime,
+) -> tuple[dict[int, dt.datetime], dict[str, dt.datetime]]:
+    """When the next confirmed meeting of each pair (and of each group) begins."""
+    by_pair: dict[int, dt.datetime] = {}
+    by_group: dict[str, dt.datetime] = {}
+    upcoming = (Meeting.status == MeetingStatus.CONFIRMED, Meeting.starts_at > now)
+    if pair_ids:
+        stmt = (
+            select(Meeting.pair_id, func.min(Meeting.starts_at))
+            .where(Meeting.pair_id.in_(list(pair_ids)), *upcoming)
+            .group_by(Meeting.pair_id)
+        )
+        for pair_id, starts in (await session.execute(stmt)).all():
+            by_pair[pair_id] = _aware(starts)
+    if group_keys:
+        by_key = (
+            select(Meeting.group_key, func.min(Meeting.starts_at))
+            .where(Meeting.group_key.in_(list(group_keys)), *upcoming)
+            .group_by(Meeting.group_key)
+        )
+        for key, starts in (await session.execute(by_key)).all():
+            if key is not None:
+                by_group[key] = _aware(starts)
+    return by_pair, by_group
+
+
 def _aware(value: Any) -> dt.datetime:
     """func.max() loses the column type on SQLite: a naive UTC string or datetime comes back."""
     if isinstance(value, str):

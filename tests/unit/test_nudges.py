@@ -146,6 +146,21 @@ async def test_a_paused_persons_pair_is_not_nudged(world: World) -> None:
     assert len(sent) == 2
 
 
+async def test_a_meeting_agreed_postpones_the_nudge(world: World) -> None:
+    pair, _, _ = await _approved(world)
+    starts = NOW + 12 * DAY
+    world.session.add(Meeting(pair_id=pair.id, kind=MeetingKind.INTRO,
+                              status=MeetingStatus.CONFIRMED, starts_at=starts,
+                              confirmed_at=NOW + 8 * DAY))
+    await world.session.flush()
+    assert await nudges.due_nudges(world.session, NOW + 10 * DAY) == []
+    fresh = await _fresh(world, pair.id)
+    assert fresh.next_check_at == starts + DAY and fresh.nudge_level == 0
+    # not held, not logged: the nudge comes a day after it
+    sent = await nudges.due_nudges(world.session, starts + DAY)
+    assert {n.kind for n in sent} == {NoticeKind.NUDGE_FIRST}
+
+
 async def test_ended_pairs_lose_their_check(world: World) -> None:
     pair, _, _ = await _approved(world)
     await pairing.unpair(world.session, pair.id, org_ids=_scope(world),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.ids import valid_id
 from bot.services.errors import ServiceError, StaleError
 from db.models import (
     ACTIVE_PAIR_STATUSES,
@@ -175,6 +176,8 @@ async def draft(
 
 
 async def _own(session: AsyncSession, broadcast_id: int, org_ids: Collection[int]) -> Broadcast:
+    if not valid_id(broadcast_id):  # forged button data never reaches the driver
+        raise StaleError("broadcast_not_found")
     broadcast = await session.get(Broadcast, broadcast_id, populate_existing=True)
     if broadcast is None or broadcast.organisation_id not in org_ids:
         raise StaleError("broadcast_not_found")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.ids import valid_id
 from bot.services.errors import ServiceError, StaleError
 from bot.services.reminders import Notice, NoticeKind, reachable, timezone_of
 from db.models import (
@@ -163,7 +164,8 @@ async def remind_pair(
 ) -> list[Notice]:
     """A curator's nudge to both sides now. The key holds the minute: a double tap does not
     send twice, a /remind later does."""
-    pair = await q_pairs.get_in_orgs(session, pair_id, org_ids) if org_ids else None
+    pair = (await q_pairs.get_in_orgs(session, pair_id, org_ids)
+            if org_ids and valid_id(pair_id) else None)
     if pair is None:
         raise StaleError("remind_no_pair", id=pair_id)
     if pair.status not in ACTIVE_PAIR_STATUSES:
@@ -202,7 +204,8 @@ class PairCard:
 async def pair_card(
     session: AsyncSession, pair_id: int, *, org_ids: Collection[int]
 ) -> PairCard:
-    pair = await q_pairs.get_in_orgs(session, pair_id, org_ids) if org_ids else None
+    pair = (await q_pairs.get_in_orgs(session, pair_id, org_ids)
+            if org_ids and valid_id(pair_id) else None)
     if pair is None:
         raise StaleError("remind_no_pair", id=pair_id)
     people = await q.members(session, [pair.mentor_membership_id, pair.mentee_membership_id])

@@ -102,8 +102,10 @@ async def test_nudges_escalation_and_broadcast(
     ask = await mentee.wait_message("Почему пауза?")
     await mentee.press("🏖 Каникулы, отпуск", ask)
     await mentee.wait_edit(ask, contains="До какого числа?")
-    await mentee.press("1 неделя", ask)
-    await mentee.wait_edit(ask, contains="Пауза до 25.12.2026 (каникулы)")
+    await mentee.send("32.12")
+    await mentee.wait_message("Не получилось прочитать дату")
+    await mentee.send("25.12")  # or a button: 1 week, 2 weeks, 1 month
+    await mentee.wait_message("Пауза до 25.12.2026 (каникулы)")
     assert query(db_path, "SELECT status, pause_reason FROM participants WHERE telegram_id=?",
                  mentee.id) == [("paused", "holidays")]
     await curator.send("/paused")

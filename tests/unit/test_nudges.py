@@ -381,3 +381,28 @@ async def test_forget_erases_a_curators_unsent_announcement(world: World) -> Non
     await broadcast.drop_drafts(world.session, before=NOW + 2 * DAY)
     assert (await world.session.execute(select(Broadcast.text).where(
         Broadcast.id == other.id))).scalar_one() is None
+
+
+def test_callback_data_fits_and_forged_ids_are_refused() -> None:
+    from bot.ids import MAX_ID
+    from keyboards.broadcast import BroadcastAction, BroadcastCb
+    from keyboards.nudges import NudgeAction, NudgeCb
+    from keyboards.pause import PauseAction, PauseCb
+
+    for data in (
+        BroadcastCb(a=BroadcastAction.FORM, id=MAX_ID, v="employer-student"),
+        NudgeCb(a=NudgeAction.REMIND, p=MAX_ID),
+        PauseCb(a=PauseAction.QUICK, v="1m", r="holidays"),
+    ):
+        assert len(data.pack().encode()) <= 64
+
+
+async def test_forged_ids_never_reach_the_driver(world: World) -> None:
+    huge = 10**30
+    with pytest.raises(ServiceError) as error:
+        await broadcast.start(world.session, huge, org_ids=[world.org.id], chat_id=1,
+                              message_id=None, header={"ru": "x"}, now=NOW)
+    assert error.value.code == "broadcast_not_found"
+    with pytest.raises(ServiceError) as error:
+        await nudges.remind_pair(world.session, huge, org_ids=[world.org.id], now=NOW)
+    assert error.value.code == "remind_no_pair"

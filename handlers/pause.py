@@ -34,7 +34,6 @@ async def ask(message: Message, ctx: Ctx) -> None:
     if _participant(ctx) is None:
         await ctx.send(ctx.t("pause.no_profile"))
         return
-    await ctx.state.clear()
     await ctx.send(ctx.t("pause.ask_reason"), reply_markup=kb.reasons(ctx.t))
 
 

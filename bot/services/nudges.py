@@ -38,6 +38,7 @@ from db.queries import reminders as q
 BATCH = 1000  # pairs per tick
 PAUSE_RECHECK = dt.timedelta(days=1)  # a pause without an end is looked at daily
 AFTER_MEETING = dt.timedelta(days=1)  # a confirmed meeting postpones the check till after it
+MIN_GAP = dt.timedelta(days=1)  # between the pair's nudge and the curator's message
 
 
 async def first_check_at(
@@ -117,8 +118,11 @@ async def due_nudges(session: AsyncSession, now: dt.datetime, limit: int = BATCH
             kind = NoticeKind.NUDGE_IDLE if last is not None else NoticeKind.NUDGE_FIRST
             out += pair_notices(pair, mentor, mentee, kind, f"nudge:{pair.id}:{{}}:{stamp}",
                                 tz, days, held=last is not None)
-            escalate = org.escalate_days if org is not None else 7
-            changes.append((pair, now + dt.timedelta(days=escalate), 1))
+            escalate = dt.timedelta(days=org.escalate_days if org is not None else 7)
+            # counted from when the nudge was due, so a late tick does not delay the curator;
+            # but never sooner than a day after the pair actually heard
+            due_at = pair.next_check_at or now
+            changes.append((pair, max(due_at + escalate, now + MIN_GAP), 1))
         elif pair.nudge_level == 1:
             org_id = mentee.organisation_id
             if org_id not in curators:

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
@@ -185,22 +185,24 @@ async def set_checks(
     session: AsyncSession, changes: Iterable[tuple[DuePair, dt.datetime | None, int]]
 ) -> None:
     """Move each pair's next check (and level), unless something else moved it meanwhile (a
-    meeting held resets it to a later moment). Pairs moved alike share one statement."""
-    groups: dict[tuple[dt.datetime | None, int, int], list[int]] = {}
-    for pair, next_check_at, level in changes:
-        groups.setdefault((next_check_at, level, pair.nudge_level), []).append(pair.id)
+    meeting held resets it to a later moment, beyond any check the job has read). One
+    executemany for all."""
+    rows = [
+        {"b_id": pair.id, "b_next": next_check_at, "b_level": level, "b_old": pair.nudge_level}
+        for pair, next_check_at, level in changes
+    ]
+    if not rows:
+        return
     latest = max((p.next_check_at for p, _, _ in changes if p.next_check_at), default=None)
     table = Pair.metadata.tables[Pair.__tablename__]
-    for (next_check_at, level, old_level), ids in groups.items():
-        for start in range(0, len(ids), CHUNK):
-            stmt = update(table).where(
-                table.c.id.in_(ids[start:start + CHUNK]), table.c.nudge_level == old_level
-            )
-            if latest is not None:
-                stmt = stmt.where(table.c.next_check_at <= latest)
-            await session.execute(
-                stmt.values(next_check_at=next_check_at, nudge_level=level)
-            )
+    stmt = update(table).where(
+        table.c.id == bindparam("b_id"), table.c.nudge_level == bindparam("b_old")
+    )
+    if latest is not None:
+        stmt = stmt.where(table.c.next_check_at <= latest)
+    stmt = stmt.values(next_check_at=bindparam("b_next"), nudge_level=bindparam("b_level"))
+    for start in range(0, len(rows), CHUNK):
+        await session.execute(stmt, rows[start:start + CHUNK])
 
 
 async def pairs_of_groups(session: AsyncSession, group_keys: Collection[str]) -> list[DuePair]:

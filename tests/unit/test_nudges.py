@@ -94,6 +94,8 @@ async def test_first_nudge_at_day_10_then_the_curator_at_day_17(world: World) ->
     assert await queue(world.session, sent, at) == 2
     fresh = await _fresh(world, pair.id)
     assert fresh.nudge_level == 1 and fresh.next_check_at == at + 7 * DAY
+    # a tick a few minutes late does not delay the curator (7 days after the nudge was due)
+    assert await nudges.due_nudges(world.session, at + dt.timedelta(minutes=5)) == []
     assert await nudges.due_nudges(world.session, at) == []  # a second tick: nothing
     assert await queue(world.session, sent, at) == 0  # the same keys again: nothing
 

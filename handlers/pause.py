@@ -44,9 +44,8 @@ async def on_reason(query: CallbackQuery, callback_data: kb.PauseCb, ctx: Ctx) -
     await ctx.state.set_state(Pausing.until)
     await ctx.state.set_data({"reason": callback_data.v})
     await ctx.answer(query)
-    if isinstance(query.message, Message):
-        await ctx.edit(query.message.message_id, ctx.t("pause.ask_until"),
-                       kb.quick(ctx.t, callback_data.v))
+    await ctx.drop_buttons(query.message)
+    await ctx.send(ctx.t("pause.ask_until"), reply_markup=kb.quick(ctx.t, callback_data.v))
 
 
 async def _apply(ctx: Ctx, participant: Participant, reason: str, day: dt.date) -> str:

@@ -101,7 +101,7 @@ async def test_nudges_escalation_and_broadcast(
     await mentee.send("/pause")
     ask = await mentee.wait_message("Почему пауза?")
     await mentee.press("🏖 Каникулы, отпуск", ask)
-    await mentee.wait_edit(ask, contains="До какого числа?")
+    await mentee.wait_message("До какого числа?")
     await mentee.send("32.12")
     await mentee.wait_message("Не получилось прочитать дату")
     await mentee.send("25.12")  # or a button: 1 week, 2 weeks, 1 month

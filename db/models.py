@@ -152,7 +152,7 @@ class Participant(Base):
     current_programme_id: Mapped[int | None] = mapped_column(Integer)
     share_contacts: Mapped[bool] = mapped_column(Boolean, default=False)
     # /pause: nothing is sent to a paused person until this moment (status PAUSED).
-    paused_until: Mapped[dt.datetime | None] = mapped_column()
+    paused_until: Mapped[dt.datetime | None] = mapped_column(index=True)
     pause_reason: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     forgotten_at: Mapped[dt.datetime | None] = mapped_column()

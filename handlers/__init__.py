@@ -7,6 +7,7 @@ from aiogram import Router
 
 def get_routers() -> list[Router]:
     from handlers import (
+        broadcast,
         common,
         coordinator,
         curator,
@@ -16,6 +17,7 @@ def get_routers() -> list[Router]:
         matching,
         meetings,
         onboarding,
+        pause,
         plan,
         presence,
         profile,
@@ -36,6 +38,8 @@ def get_routers() -> list[Router]:
         journal.create_router(),
         plan.create_router(),
         meetings.create_router(),
+        pause.create_router(),
+        broadcast.create_router(),
         curator.create_router(),
         fallback.create_router(),
     ]

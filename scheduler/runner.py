@@ -9,8 +9,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, OffsetClock
+from scheduler import broadcasts, journal, nudges, outbox, reminders
 from scheduler import clock as clock_sync
-from scheduler import journal, outbox
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ def create_scheduler(
         ask_journal, "interval", seconds=journal.INTERVAL_S, id="journal.ask",
         replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=None,
     )
+    add_cycle_jobs(scheduler, bot, sessionmaker, clock)
     if isinstance(clock, OffsetClock):
         moved = clock
 
@@ -70,6 +71,38 @@ def create_scheduler(
             replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=None,
         )
     return scheduler
+
+
+def add_cycle_jobs(
+    scheduler: AsyncIOScheduler, bot: Bot, sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+) -> None:
+    """Reminders, nudges, pause ends and broadcast progress: each job asks the database what
+    is due (nothing is kept in the scheduler, so a restart loses nothing)."""
+    shown: dict[int, tuple[int, int]] = {}  # broadcast progress last shown, per broadcast
+
+    async def remind() -> None:
+        await reminders.tick(sessionmaker, clock)
+
+    async def end_pauses() -> None:
+        await reminders.end_pauses(sessionmaker, clock)
+
+    async def nudge() -> None:
+        await nudges.tick(sessionmaker, clock)
+
+    async def broadcast_progress() -> None:
+        await broadcasts.tick(bot, sessionmaker, clock, shown)
+
+    for job, job_id, seconds in (
+        (remind, "reminders.tick", reminders.INTERVAL_S),
+        (end_pauses, "pauses.end", reminders.PAUSE_INTERVAL_S),
+        (nudge, "nudges.tick", nudges.INTERVAL_S),
+        (broadcast_progress, "broadcasts.progress", broadcasts.INTERVAL_S),
+    ):
+        scheduler.add_job(
+            job, "interval", seconds=seconds, id=job_id, replace_existing=True,
+            max_instances=1, coalesce=True, misfire_grace_time=None,
+        )
 
 
 def quiet_scheduler_logs() -> None:

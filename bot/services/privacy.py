@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services import broadcast
 from db.fsm_storage import forget_dialogs
 from db.models import (
     ACTIVE_PAIR_STATUSES,
@@ -131,6 +132,7 @@ async def forget(
         )
     await _drop_queued_mentions(session, names)
     await q_meetings.forget_places(session, participant.id)  # free text they typed
+    await broadcast.drop_drafts(session, created_by=participant.id)  # a curator's own texts
     result.partners = await _partners(session, result.closed_pairs, membership_ids)
 
     participant.full_name = None
@@ -141,6 +143,8 @@ async def forget(
     participant.share_contacts = False
     participant.status = ParticipantStatus.FORGOTTEN
     participant.forgotten_at = now
+    participant.paused_until = None
+    participant.pause_reason = None
     result.curators = await _curators(session, participant.id, result.organisation_ids)
     return result
 

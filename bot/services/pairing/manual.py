@@ -7,7 +7,7 @@ from collections.abc import Collection
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import matching
+from bot.services import matching, nudges
 from bot.services.errors import ServiceError, StaleError
 from bot.services.matching import Weights
 from bot.services.pairing.model import (
@@ -156,6 +156,8 @@ async def _make_pair(
         decided_by=actor_id,
         decided_at=now,
         created_at=now,
+        next_check_at=await nudges.first_check_at(session, mentee.organisation_id, now),
+        nudge_level=0,
     )
     session.add(pair)
     await session.flush()

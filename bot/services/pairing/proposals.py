@@ -7,6 +7,7 @@ from collections.abc import Collection
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services import nudges
 from bot.services.errors import ServiceError, StaleError
 from bot.services.pairing.model import PAIRABLE, Card, Notice, NoticeKind, PairResult
 from bot.services.pairing.profiles import people_of
@@ -146,6 +147,7 @@ async def approve(
             raise ServiceError("pairing_mentor_full", id=mentor.id)
     q.add_event(session, pair_id, PairStatus.PROPOSED, PairStatus.APPROVED, actor_id, now)
     await q.mark_paired(session, [mentor.id])
+    await nudges.schedule_first_check(session, pair_id, now)
     audit.record(
         session, actor_id=actor_id, organisation_id=mentee.organisation_id,
         action="pair.approve", target_type="pair", target_id=pair_id,

@@ -110,7 +110,7 @@ async def run_polling(settings: Settings) -> None:
         await set_default_commands(bot)
         log.info("bot @%s started", dp["bot_username"])
 
-    scheduler = create_scheduler(bot, database.sessionmaker, dp["clock"])
+    scheduler = create_scheduler(bot, database.sessionmaker, dp["clock"], settings)
 
     async def start_scheduler() -> None:
         clock = dp["clock"]

@@ -174,7 +174,8 @@ class _Drain:
                 while queue:
                     job = queue.popleft()
                     try:
-                        self.delivered += await self._deliver(job)
+                        sent = await self._deliver(job)  # not `+= await`: workers interleave
+                        self.delivered += sent
                     except Exception:  # a database hiccup: the lease brings the row back
                         log.exception("outbox message %s: settling failed", job.id)
                     self.held.discard(job.id)

@@ -46,6 +46,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
+from sqlalchemy import null
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -282,7 +283,7 @@ class _Drain:
         sent = 0
         try:
             await self._send(job)
-            values = {"status": OutboxStatus.SENT, "sent_at": s.clock.now(), "payload": None}
+            values = {"status": OutboxStatus.SENT, "sent_at": s.clock.now(), "payload": null()}
             sent = 1
         except TelegramRetryAfter as exc:
             values = {
@@ -294,7 +295,7 @@ class _Drain:
             log.warning("outbox message %s: flood control, retry in %ss", job.id, exc.retry_after)
         except TelegramForbiddenError as exc:
             values = {"status": OutboxStatus.PARKED, "last_error": exc.message[:300],
-                      "payload": None}
+                      "payload": null()}
             log.info("outbox message %s parked: the chat cannot be reached", job.id)
             await self._unreachable(job)
         except TelegramBadRequest as exc:

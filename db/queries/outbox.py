@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Organisation, OutboxMessage, OutboxStatus, Participant
@@ -88,7 +88,7 @@ async def close_pending(
         await session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.PENDING)
-            .values(status=status, last_error=reason, payload=None)
+            .values(status=status, last_error=reason, payload=null())  # SQL NULL
         )
 
 

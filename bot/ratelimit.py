@@ -168,19 +168,22 @@ class FloodLimiter:
 
     async def wait_initiative(self, chat_id: Any) -> None:
         """Wait for the chat outside the queue, then for the global budget one at a time."""
-        while True:
-            delay = self._chat_wait(chat_id, self._clock())
-            if delay <= 0:
-                break
-            await asyncio.sleep(delay)
         if self._lock is None:
             self._lock = asyncio.Lock()
-        async with self._lock:
+        while True:
             while True:
-                delay = self.initiative_delay(chat_id)
+                delay = self._chat_wait(chat_id, self._clock())
                 if delay <= 0:
-                    return
+                    break
                 await asyncio.sleep(delay)
+            async with self._lock:
+                while True:
+                    if self._chat_wait(chat_id, self._clock()) > 0:
+                        break  # a reply took the chat meanwhile: wait outside the queue
+                    delay = self.initiative_delay(chat_id)
+                    if delay <= 0:
+                        return
+                    await asyncio.sleep(delay)
 
     # --- 429 ---------------------------------------------------------------------------------
 

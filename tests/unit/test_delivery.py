@@ -4,6 +4,7 @@ delivered exactly once or parked with the reason; 403 marks the person and tells
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -255,3 +256,32 @@ async def test_a_document_row_is_sent_as_a_file(world: World) -> None:
     assert sent.content == ics.encode()
     [row] = await world.rows()
     assert row.status == "sent" and row.payload is None
+
+
+async def test_a_reply_is_not_queued_behind_a_broadcast(world: World, tmp_path: Path) -> None:
+    people = await _people(world, range(6000, 6200))
+    await _enqueue(world, people, dt.datetime.now(dt.UTC))
+    settings = load_settings(
+        Settings, bot_token=world.fake.token, telegram_api_base=world.fake.base_url,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'delivery.db'}", outbox_rate=20.0,
+    )
+    bot = create_bot(settings)  # one limiter for the broadcast and the reply, as in the bot
+    try:
+        sender = Sender(bot, world.sm, SystemClock(), rate=20.0, workers=4, lease_s=5.0)
+        draining = asyncio.create_task(sender.drain())
+        await asyncio.sleep(1.0)  # the broadcast is under way, the budget in use
+        replier = world.fake.user(6999)
+        replier.started = True
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for n in range(3):  # a short exchange: three replies to one person
+            await bot.send_message(6999, f"Ответ {n}")
+        took = loop.time() - started
+        assert not draining.done()
+        draining.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await draining
+    finally:
+        await bot.session.close()
+    assert [m.text for m in replier.messages] == ["Ответ 0", "Ответ 1", "Ответ 2"]
+    assert took < 0.5  # 200 queued messages at 20/s would be 10 s

@@ -136,7 +136,7 @@ class _Drain:
         try:
             while True:
                 room = s.backlog - len(self.held)
-                if room <= 0:
+                if self.held and room < max(1, s.backlog // 2):  # claim in chunks, not 1 by 1
                     await self._wait_freed()
                     continue
                 jobs = await self._claim(room)

@@ -12,13 +12,15 @@ per chat (with short bursts). Two kinds of message share those limits:
   holds a whole token, so they slow down as soon as replies are busy, and they keep at least
   1/`chat_rate` seconds between two of them in one chat.
 
+`global_rate` is OUTBOX_RATE and `chat_rate` OUTBOX_CHAT_RATE (bot/config.py).
+
 A 429 pauses what it concerns: that chat for `retry_after` seconds; when it comes for a chat
 we had hardly written to, or 429s come for two different chats within one pause (that is
-Telegram's global flood control), everything pauses, and
-for STRICT_S seconds after it replies queue for the global budget too, so that the end of the
-pause is not another flood. A request that names no chat (answering a button) just waits
-itself. Replies are retried after the pause (up to MAX_RETRIES); an outbox request gets the
-TelegramRetryAfter back, so the sender can put its row back in the queue.
+Telegram's global flood control), everything pauses, and for STRICT_S seconds after it
+replies queue for the global budget too, so that the end of the pause is not another flood.
+A request that names no chat (answering a button) just waits itself. Replies are retried
+after the pause (up to MAX_RETRIES); an outbox request gets the TelegramRetryAfter back, so
+the sender can put its row back in the queue.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from bot.middlewares import (
     SkipLateCallbackAnswers,
     TransactionCheckMiddleware,
 )
-from bot.ratelimit import RetryAfterMiddleware
+from bot.ratelimit import FloodLimiter, RetryAfterMiddleware
 from bot.services.consent import CONSENT_FILE, load_document
 from bot.services.questionnaires import DATA_DIR, Catalog
 from db.engine import create_engine, create_sessionmaker
@@ -61,7 +61,8 @@ def create_bot(settings: Settings) -> Bot:
     session.middleware(KeepResponseTypesMiddleware())
     session.middleware(SkipLateCallbackAnswers())
     session.middleware(TransactionCheckMiddleware(strict=settings.strict_transactions))
-    session.middleware(RetryAfterMiddleware())
+    limiter = FloodLimiter(settings.outbox_rate, settings.outbox_chat_rate)
+    session.middleware(RetryAfterMiddleware(limiter))
     return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,
@@ -109,7 +110,7 @@ async def run_polling(settings: Settings) -> None:
         await set_default_commands(bot)
         log.info("bot @%s started", dp["bot_username"])
 
-    scheduler = create_scheduler(bot, database.sessionmaker, dp["clock"])
+    scheduler = create_scheduler(bot, database.sessionmaker, dp["clock"], settings)
 
     async def start_scheduler() -> None:
         clock = dp["clock"]

@@ -9,6 +9,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, OffsetClock
+from bot.config import Settings
 from scheduler import broadcasts, journal, nudges, outbox, reminders
 from scheduler import clock as clock_sync
 
@@ -18,14 +19,25 @@ OUTBOX_INTERVAL_S = 1.0
 
 
 def create_scheduler(
-    bot: Bot, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock
+    bot: Bot,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    settings: Settings | None = None,
 ) -> AsyncIOScheduler:
     quiet_scheduler_logs()
     scheduler = AsyncIOScheduler(timezone="UTC")
+    sender = (
+        outbox.Sender(
+            bot, sessionmaker, clock, rate=settings.outbox_rate,
+            workers=settings.outbox_workers, lease_s=settings.outbox_lease_s,
+        )
+        if settings is not None
+        else outbox.Sender(bot, sessionmaker, clock)
+    )
 
     async def drain_outbox() -> None:
         try:
-            delivered = await outbox.drain(bot, sessionmaker, clock)
+            delivered = await sender.drain()
         except Exception:
             log.exception("outbox drain failed")
             return
@@ -38,7 +50,7 @@ def create_scheduler(
         seconds=OUTBOX_INTERVAL_S,
         id="outbox.drain",
         replace_existing=True,
-        max_instances=1,
+        max_instances=2,  # a long drain makes the next run return at once, not a warning
         coalesce=True,
         misfire_grace_time=None,
     )

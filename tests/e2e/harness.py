@@ -14,6 +14,7 @@ A conftest imports the fixtures:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -137,6 +138,18 @@ class BotProcess:
             except TimeoutError:
                 process.kill()
                 await process.wait()
+        await self._close_log()
+        return process.returncode
+
+    async def kill(self) -> int | None:
+        """SIGKILL the process (a crash: no shutdown code runs); return its exit code."""
+        process = self._process
+        if process is None:
+            return None
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
         await self._close_log()
         return process.returncode
 

@@ -181,6 +181,7 @@ class FakeTelegram:
     (the non-ok answers), warnings (unimplemented methods called), documents (files sent),
     chat_actions, dropped_updates (filtered out by the bot's allowed_updates) and
     commands_for(). What tests change: user() to create users, set_limits(), fail_next(),
+    fail_chat() and delay_chat() (per-chat faults: errors, or a delay past the client timeout),
     enqueue_update() for updates the users cannot produce.
     """
 
@@ -226,6 +227,7 @@ class FakeTelegram:
         self._request_signal = Signal()
         self._poll_generation = 0
         self._injected: dict[str, deque[ApiError]] = {}
+        self._chat_faults: dict[str, deque[ApiError | float]] = {}
         self._queries: dict[str, _CallbackQuery] = {}
         self._query_ids = itertools.count(1)
         self._files: dict[str, SentFile] = {}
@@ -381,6 +383,28 @@ class FakeTelegram:
             ApiError(status, description, parameters) for _ in range(times)
         )
 
+    def fail_chat(
+        self,
+        chat_id: int,
+        status: int = 500,
+        description: str = "Internal Server Error",
+        *,
+        times: int = 1,
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
+        """Make the next `times` message-sending calls to this chat fail with this error
+        (fault injection per chat: 429 with parameters={"retry_after": n}, 5xx, 403, 400).
+        Faults queued for a chat are used in order (with delay_chat's)."""
+        self._chat_faults.setdefault(str(chat_id), deque()).extend(
+            ApiError(status, description, parameters) for _ in range(times)
+        )
+
+    def delay_chat(self, chat_id: int, seconds: float, *, times: int = 1) -> None:
+        """Hold the next `times` message-sending calls to this chat for `seconds` before
+        handling them; one whose client gave up meanwhile (a timeout) is dropped unsent,
+        as a request lost on the way would be."""
+        self._chat_faults.setdefault(str(chat_id), deque()).extend([seconds] * times)
+
     def enqueue_update(self, update: dict[str, Any]) -> int:
         """Queue an update for getUpdates (update_id is assigned here) and return its id."""
         update_id = next(self._update_ids)
@@ -515,6 +539,8 @@ class FakeTelegram:
         except CoercionError as exc:
             raise bad_request(str(exc)) from exc
         record.params = _describe(params, uploads)
+        if self._chat_faults and counts_for_flood_control(method.name):
+            await self._chat_fault(params.get("chat_id"))
         self._check_required(method, params, uploads)
         handler = self._handlers.get(method.name)
         if handler is None:
@@ -523,6 +549,17 @@ class FakeTelegram:
                 self._check_flood(params.get("chat_id"))
             return True
         return await handler(params, uploads)
+
+    async def _chat_fault(self, chat_id: Any) -> None:
+        faults = self._chat_faults.get(str(chat_id))
+        if not faults:
+            return
+        fault = faults.popleft()
+        if isinstance(fault, ApiError):
+            raise fault
+        await asyncio.sleep(fault)
+        if _client_gone():
+            raise ApiError(499, "Client Closed Request: the client timed out; not delivered")
 
     @staticmethod
     def _check_required(method: Method, params: Params, uploads: dict[str, Upload]) -> None:

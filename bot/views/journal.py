@@ -31,7 +31,7 @@ def when(moment: dt.datetime, timezone: str) -> str:
 
 
 def kind_name(t: Translator, kind: str) -> str:
-    return t(f"journal.kind_{kind}")
+    return t(f"meeting_kind.{kind}")
 
 
 def name_of(t: Translator, person: Participant | None) -> str:

@@ -30,7 +30,7 @@ NAME_LIMIT = 60
 
 # -- words ------------------------------------------------------------------------------------
 def kind_name(t: Translator, kind: str) -> str:
-    return t(f"meetings.kind_{kind}")
+    return t(f"meeting_kind.{kind}")
 
 
 def when_text(t: Translator, moment: dt.datetime, tz: ZoneInfo) -> str:

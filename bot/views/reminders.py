@@ -46,8 +46,8 @@ def render(notice: Notice) -> tuple[str, dict[str, Any] | None]:
     kind = notice.kind
     if kind in (NoticeKind.REMINDER_24H, NoticeKind.REMINDER_1H):
         assert notice.starts_at is not None
-        meeting = (t(f"nudges.kind.{notice.meeting_kind}")
-                   if t.has(f"nudges.kind.{notice.meeting_kind}") else notice.meeting_kind)
+        meeting = (t(f"meeting_kind.{notice.meeting_kind}")
+                   if t.has(f"meeting_kind.{notice.meeting_kind}") else notice.meeting_kind)
         whom = (t("nudges.with_group", n=notice.group_size) if notice.group_size
                 else t("nudges.with_person", name=_name(t, notice.other)))
         text = t(f"nudges.{kind.value}", when=local_when(t, notice.starts_at, notice.timezone),

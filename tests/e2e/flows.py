@@ -35,9 +35,17 @@ def admin(db_path: Path, *args: str) -> dict[str, Any]:
 
 
 def setup_programme(
-    db_path: Path, forms: str = "student-student", timezone: str = "Europe/Moscow"
+    db_path: Path,
+    forms: str = "student-student",
+    timezone: str = "Europe/Moscow",
+    quiet: str | None = "off",
 ) -> dict[str, Any]:
+    """An organisation, a programme and invitations. The tests run at any hour of the real
+    day, so the organisation's quiet hours are off unless a test asks for them (quiet=None
+    keeps the default 22:00-08:00)."""
     org = admin(db_path, "create-org", "--name", "Школа № 1", "--timezone", timezone)
+    if quiet is not None:
+        admin(db_path, "org-settings", "--org", str(org["org_id"]), "--quiet", quiet)
     programme = admin(
         db_path, "create-programme", "--org", str(org["org_id"]), "--name", "Наставничество",
         "--forms", forms, "--start", "2026-09-01", "--end", "2027-05-31",

@@ -80,9 +80,10 @@ async def _propose(
     where = await proposer.wait_message("Где встречаемся?")
     if place is None:
         await proposer.press("Без места", where)
+        await proposer.wait_edit(where, contains="Предложение отправлено")
     else:
         await proposer.send(place)
-    await proposer.wait_message("Предложение отправлено")
+        await proposer.wait_message("Предложение отправлено")
 
 
 async def _confirm(other: FakeUser, since: int) -> BotMessage:
@@ -127,7 +128,7 @@ async def test_working_cycle_in_vladivostok(
     fake_telegram: FakeTelegram, bot_process: Any, tmp_path: Path
 ) -> None:
     db_path = tmp_path / "bot.db"
-    setup = flows.setup_programme(db_path, timezone="Asia/Vladivostok")
+    setup = flows.setup_programme(db_path, timezone="Asia/Vladivostok", quiet=None)
     bot = await bot_process({"ADMIN_IDS": str(COORDINATOR), "CLOCK_CONTROL": "1", "TZ": "UTC"})
     coordinator = fake_telegram.user(COORDINATOR, first_name="Координатор")
     await coordinator.send("/start")
@@ -226,7 +227,7 @@ async def test_working_cycle_in_vladivostok(
     await _confirm(a_mentee, mark)
     marks = _marks(a_mentor, a_mentee)
     await bot.clock("set", _local("2026-12-11 18:01"))
-    await _log(a_mentor, a_mentee, marks, "пробная встреча")
+    await _log(a_mentor, a_mentee, marks, "пробная рабочая встреча")
     assert query(db_path, "SELECT status FROM pairs WHERE id=?", a_id) == [("trial",)]
 
     # -- nudges: pair B on day 10, its curator on day 17; pair C (paused) never ---------------
@@ -268,7 +269,7 @@ async def test_working_cycle_in_vladivostok(
     await _confirm(a_mentee, mark)
     marks = _marks(a_mentor, a_mentee)
     await bot.clock("set", _local("2027-01-03 16:01"))
-    await _log(a_mentor, a_mentee, marks, "планирование", goals=2)
+    await _log(a_mentor, a_mentee, marks, "встреча-планирование", goals=2)
     assert query(db_path, "SELECT progress FROM plan_goals ORDER BY position") == [(50,), (50,)]
 
     # -- two regular meetings ----------------------------------------------------------------
@@ -278,7 +279,7 @@ async def test_working_cycle_in_vladivostok(
         await _confirm(a_mentee, mark)
         marks = _marks(a_mentor, a_mentee)
         await bot.clock("set", _local(f"2027-01-{day[:2]} 16:01"))
-        await _log(a_mentor, a_mentee, marks, "регулярная встреча")
+        await _log(a_mentor, a_mentee, marks, "регулярная встреча", goals=2)
     assert query(db_path, "SELECT status FROM pairs WHERE id=?", a_id) == [("regular",)]
 
     # -- the final meeting at 21:30: its journal question waits for the morning ----------------
@@ -293,7 +294,7 @@ async def test_working_cycle_in_vladivostok(
     await bot.clock("set", _local("2027-01-09 22:40"), settle=QUIET_WAIT)
     assert not _found(a_mentor, "Журнал наставника", marks[a_mentor.id])
     await bot.clock("set", _local("2027-01-10 08:00:30"))
-    await _log(a_mentor, a_mentee, marks, "итоговая встреча")
+    await _log(a_mentor, a_mentee, marks, "итоговая встреча", goals=2)
 
     stages = query(db_path, "SELECT from_status, to_status FROM pair_events WHERE pair_id=? "
                    "ORDER BY id", a_id)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from babel import Locale
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DEFAULT_LANGUAGE = "ru"
@@ -55,6 +56,7 @@ class Translator:
         self.language = language if language in SUPPORTED else DEFAULT_LANGUAGE
         self._texts = catalog(self.language)
         self._fallback = catalog(DEFAULT_LANGUAGE)
+        self._plural_form = Locale.parse(self.language).plural_form
 
     def __call__(self, key: str, /, **params: Any) -> str:
         text = self._texts.get(key)
@@ -63,6 +65,15 @@ class Translator:
         if text is None:
             raise KeyError(f"no text {key!r} in locale {self.language}")
         return text.format(**params) if params else text
+
+    def plural(self, key: str, n: int, /, **params: Any) -> str:
+        """A text that counts: `key_one`, `key_few`, `key_many` or `key_other`, chosen by the
+        language's CLDR plural rules (Babel): 1 день, 2 дня, 5 дней, 21 день."""
+        form = self._plural_form(n)
+        for suffix in (form, "other", "many"):
+            if self.has(f"{key}_{suffix}"):
+                return self(f"{key}_{suffix}", n=n, **params)
+        raise KeyError(f"no plural forms of {key!r} in locale {self.language}")
 
     def has(self, key: str) -> bool:
         return key in self._texts or key in self._fallback

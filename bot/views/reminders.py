@@ -22,13 +22,7 @@ from keyboards import nudges as kb
 
 def days_text(t: Translator, n: int) -> str:
     """"5 дней", "2 дня", "21 день"; "5 days" in English."""
-    if t.language != "ru":
-        return t("nudges.days_one" if n == 1 else "nudges.days_many", n=n)
-    if n % 10 == 1 and n % 100 != 11:
-        return t("nudges.days_one", n=n)
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return t("nudges.days_few", n=n)
-    return t("nudges.days_many", n=n)
+    return t.plural("nudges.days", n)
 
 
 def local_when(t: Translator, moment: dt.datetime, tz: str) -> str:

@@ -55,3 +55,12 @@ def test_every_service_error_has_a_text() -> None:
     for path in (ROOT / "bot").rglob("*.py"):
         codes |= set(re.findall(r'ServiceError\(\s*"([a-z_]+)"', path.read_text("utf-8")))
     assert codes and not {c for c in codes if f"errors.{c}" not in keys}
+
+
+def test_plural_forms_follow_the_language_rules() -> None:
+    from bot.i18n import translator
+
+    ru, en = translator("ru"), translator("en")
+    assert [ru.plural("nudges.days", n) for n in (1, 3, 5, 11, 21, 24)] == [
+        "1 день", "3 дня", "5 дней", "11 дней", "21 день", "24 дня"]
+    assert [en.plural("nudges.days", n) for n in (1, 14)] == ["1 day", "14 days"]

@@ -439,9 +439,19 @@ async def measure(
     by_chat = {c.user.id: c for c in clients}
     fake.on_reply = lambda chat_id, payload, at: by_chat[chat_id].on_reply(payload, at)
     missing = await warm_up(clients, first)
+    spy = None
+    if args.profile and first != "hello":  # the real bot, during the measured window
+        spy = await asyncio.create_subprocess_exec(
+            shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "200", "--nonblocking",
+            "--duration", str(int(args.seconds + args.warmup)), "--pid", str(process.pid),
+            "-o", args.profile, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
     cpu_before = cpu_s(process.pid)
     rate, window = await closed_loop(clients, args.seconds, args.warmup)
     cpu = cpu_s(process.pid) - cpu_before
+    if spy is not None:
+        await spy.wait()
     window.timeouts += missing
     return Run(rate, peak.mb, 1000 * cpu / max(1, len(window.replies)), window)
 
@@ -564,6 +574,9 @@ def main(argv: list[str] | None = None) -> int:
         "--dataset", type=int, default=0, help="participants of bench/dataset.py underneath"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (DB, logs)")
+    parser.add_argument(
+        "--profile", help="py-spy the bot during the closed loop: collapsed stacks to this file"
+    )
     args = parser.parse_args(argv)
     result = bench(args)
     print(json.dumps(result))

@@ -52,7 +52,11 @@ class DatabaseStorage(BaseStorage):
                     setattr(record, name, value)
                 if record.state is None and not record.data:
                     await session.delete(record)  # a finished dialog leaves no row behind
-                await session.flush()
+                    await session.flush()
+                elif update_session.get() is None:
+                    await session.flush()
+                # In the update's session the change is flushed with the update's other
+                # writes (set_state and set_data in a row make one UPDATE, not two).
                 return
             if all(value is None for value in values.values()):
                 return

@@ -40,8 +40,11 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 async def commit_update(session: AsyncSession) -> None:
-    """The one commit point of an update's work (also used by the session middleware)."""
-    if session.in_transaction():
+    """The one commit point of an update's work (also used by the session middleware).
+
+    Changes to objects already in the session (the dialog state after a reply) wait for
+    this flush without having opened a transaction."""
+    if session.in_transaction() or session.dirty or session.new or session.deleted:
         await session.commit()
 
 

@@ -379,9 +379,15 @@ def rss_mb(pid: int) -> float:
 
 
 def cpu_s(pid: int) -> float:
+    return sum(cpu_split(pid))
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a process (all its threads)."""
     with open(f"/proc/{pid}/stat") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 class Peak:
@@ -442,14 +448,17 @@ async def measure(
     spy = None
     if args.profile and first != "hello":  # the real bot, during the measured window
         spy = await asyncio.create_subprocess_exec(
-            shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "200", "--nonblocking",
+            shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--threads", "--format", "raw", "--rate", "200", "--nonblocking",
             "--duration", str(int(args.seconds + args.warmup)), "--pid", str(process.pid),
             "-o", args.profile, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
-    cpu_before = cpu_s(process.pid)
+    user_before, sys_before = cpu_split(process.pid)
     rate, window = await closed_loop(clients, args.seconds, args.warmup)
-    cpu = cpu_s(process.pid) - cpu_before
+    user_after, sys_after = cpu_split(process.pid)
+    cpu = user_after - user_before + sys_after - sys_before
+    log(f"{first!r} driven: {len(window.replies)} replies, CPU user"
+        f" {user_after - user_before:.2f}s system {sys_after - sys_before:.2f}s")
     if spy is not None:
         await spy.wait()
     window.timeouts += missing

@@ -35,6 +35,7 @@ from bot.render import TEXT_LIMIT, split_html, visible_len
 from bot.services.consent import ConsentDocument, load_document
 from bot.services.questionnaires import Catalog
 from db.models import Participant, Role
+from db.sqlite_fast import point_statements
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -45,7 +46,8 @@ async def commit_update(session: AsyncSession) -> None:
     Changes to objects already in the session (the dialog state after a reply) wait for
     this flush without having opened a transaction."""
     if session.in_transaction() or session.dirty or session.new or session.deleted:
-        await session.commit()
+        with point_statements():  # the flush writes rows by primary key; COMMIT is threaded
+            await session.commit()
 
 
 @dataclass(slots=True)

@@ -56,7 +56,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         pool_size=1,
         max_overflow=0,
         pool_timeout=60,
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S},
+        # Point statements also run on the loop's thread (db/sqlite_fast.py); the pool's
+        # one connection is used by one task at a time.
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
     )
 
     @event.listens_for(engine.sync_engine, "connect")

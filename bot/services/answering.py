@@ -27,6 +27,7 @@ from db.models import (
 )
 from db.queries import participants as q_people
 from db.queries import responses as q
+from db.sqlite_fast import point_statements
 
 ONBOARDING = "onboarding"
 ENTRY = "entry"
@@ -76,7 +77,8 @@ async def consent_valid(session: AsyncSession, membership: Membership, version: 
     known = session.info.get(key)
     if known is not None:
         return bool(known)
-    consent = await state_for(session, membership, version)
+    with point_statements():  # indexed by participant and organisation
+        consent = await state_for(session, membership, version)
     valid = consent.satisfied(membership.participant.age_group)
     if valid:  # only a yes is kept: a refusal sends the person to consent, which changes it
         session.info[key] = True
@@ -132,12 +134,13 @@ async def find(
     session: AsyncSession, catalog: Catalog, response_id: int
 ) -> tuple[Cursor, Membership] | None:
     """The response and its membership; None when it is gone (or its questionnaire is)."""
-    found = await q.with_answers(session, response_id)
-    questionnaire = catalog.get(found[0].questionnaire_id) if found is not None else None
-    if found is None or questionnaire is None:
-        return None
-    response, answers = found
-    membership = await q_people.membership_of_update(session, response.membership_id)
+    with point_statements():  # by primary keys
+        found = await q.with_answers(session, response_id)
+        questionnaire = catalog.get(found[0].questionnaire_id) if found is not None else None
+        if found is None or questionnaire is None:
+            return None
+        response, answers = found
+        membership = await q_people.membership_of_update(session, response.membership_id)
     assert membership is not None
     return _cursor(response, questionnaire, answers), membership
 
@@ -156,12 +159,13 @@ async def _store(
 ) -> None:
     # The cursor's answers are what the database holds: one statement, no collection.
     response_id = cursor.response.id
-    if question.id in cursor.answers:
-        await q.set_answer(session, response_id, question.id, value)
-    else:
-        await q.add_answer(
-            session, response_id, question.id, value, personal=question.stores_personal
-        )
+    with point_statements():  # by the unique (response, question)
+        if question.id in cursor.answers:
+            await q.set_answer(session, response_id, question.id, value)
+        else:
+            await q.add_answer(
+                session, response_id, question.id, value, personal=question.stores_personal
+            )
     cursor.answers[question.id] = value
 
 
@@ -224,7 +228,8 @@ async def _advance(
     cursor.response.current_question = nxt.id if nxt else None
     if nxt is None:
         await _complete(session, cursor, membership, now)
-    await session.flush()
+    with point_statements():  # the response's row (and the membership's) by primary key
+        await session.flush()
     return Cursor(cursor.response, questionnaire, nxt, cursor.answers)
 
 

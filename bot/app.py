@@ -27,7 +27,7 @@ from bot.middlewares import (
     TransactionCheckMiddleware,
     inline_sync_filters,
 )
-from bot.ratelimit import RetryAfterMiddleware
+from bot.ratelimit import FloodLimiter, RetryAfterMiddleware
 from bot.services.consent import CONSENT_FILE, load_document
 from bot.services.questionnaires import DATA_DIR, Catalog
 from db.engine import create_engine, create_sessionmaker
@@ -62,7 +62,8 @@ def create_bot(settings: Settings) -> Bot:
     session.middleware(KeepResponseTypesMiddleware())
     session.middleware(SkipLateCallbackAnswers())
     session.middleware(TransactionCheckMiddleware(strict=settings.strict_transactions))
-    session.middleware(RetryAfterMiddleware())
+    limiter = FloodLimiter(settings.outbox_rate, settings.outbox_chat_rate)
+    session.middleware(RetryAfterMiddleware(limiter))
     return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,

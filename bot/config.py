@@ -45,6 +45,14 @@ class Settings(DatabaseSettings):
     consent_file: Path | None = None
     # A developer check: fail any Telegram request made while a transaction is open.
     strict_transactions: bool = False
+    # Pacing (bot/ratelimit.py): messages per second the bot sends on its own initiative
+    # (the outbox; replies come first), and per chat.
+    outbox_rate: float = Field(default=25.0, gt=0, le=1000)
+    outbox_chat_rate: float = Field(default=1.0, gt=0, le=30)
+    # Concurrent sends of the outbox sender, and how long a claimed row is held before
+    # another sender may take it over (a crashed sender's rows come back after this).
+    outbox_workers: int = Field(default=8, ge=1, le=64)
+    outbox_lease_s: float = Field(default=30.0, ge=1, le=3600)
 
     @field_validator("questionnaires_dir", "consent_file", mode="before")
     @classmethod

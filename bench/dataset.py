@@ -126,7 +126,7 @@ def fill(url: str, participants: int, *, seed: int = 11) -> dict[str, int]:
     rng = random.Random(seed)
     catalog: Catalog = default_catalog()
     version = load_document().version
-    now = dt.datetime(2026, 11, 1, 9, 0)
+    now = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
     start = dt.date(2026, 9, 1)
     engine = create_engine(url)
     counts = {"participants": 0, "answers": 0, "pairs": 0, "meetings": 0}

@@ -448,7 +448,8 @@ async def measure(
     spy = None
     if args.profile and first != "hello":  # the real bot, during the measured window
         spy = await asyncio.create_subprocess_exec(
-            shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--threads", "--format", "raw", "--rate", "200", "--nonblocking",
+            shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
+            "record", "--threads", "--format", "raw", "--rate", "200", "--nonblocking",
             "--duration", str(int(args.seconds + args.warmup)), "--pid", str(process.pid),
             "-o", args.profile, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,

@@ -14,9 +14,11 @@ path of an update (the participant, the dialog state, the response and its answe
 primary key or unique index) marks them so. Inside a transaction that began with BEGIN
 IMMEDIATE (db/engine.py) such a statement never waits for a lock (the write lock is held,
 and WAL readers never wait), and it costs SQLite tens of microseconds: less than the two
-thread hand-offs of sending it to the worker. BEGIN (which may wait for another process's
-write lock), COMMIT (which may checkpoint) and every unmarked statement (reports, scans)
-still go to the worker thread, so the loop never waits for a lock, a sync or a long query.
+thread hand-offs of sending it to the worker. BEGIN IMMEDIATE is tried on the loop's
+thread with a zero busy timeout, and goes to the worker thread (with the normal timeout) when
+another process holds the write lock; COMMIT (which may checkpoint and sync) and every
+unmarked statement (reports, scans) go to the worker thread: the loop never waits for a
+lock, a sync or a long query.
 """
 
 from __future__ import annotations
@@ -122,10 +124,32 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         async with self._adapt_connection._execute_mutex:
             if _point.get() and raw.in_transaction and not many:
                 outcome = _run(raw, operation, parameters, many)
+            elif operation == BEGIN and not raw.in_transaction and _begin_at_once(raw):
+                outcome = (None, -1, None, [])
             else:
                 outcome = await connection._execute(_run, raw, operation, parameters, many)
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = collections.deque(rows)
+
+
+BEGIN = "BEGIN IMMEDIATE"
+
+
+def _begin_at_once(raw: sqlite3.Connection) -> bool:
+    """Take the write lock on the loop's thread if it is free this instant.
+
+    With the busy timeout at zero the attempt never waits; when another connection holds
+    the lock, it fails at once and the caller queues on the worker thread, where the
+    normal busy timeout applies."""
+    timeout = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        raw.execute(BEGIN)
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={int(timeout)}")
+    return True
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):

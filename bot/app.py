@@ -25,6 +25,7 @@ from bot.middlewares import (
     ParticipantMiddleware,
     SkipLateCallbackAnswers,
     TransactionCheckMiddleware,
+    inline_sync_filters,
 )
 from bot.ratelimit import FloodLimiter, RetryAfterMiddleware
 from bot.services.consent import CONSENT_FILE, load_document
@@ -98,6 +99,7 @@ def create_dispatcher(
     dp.update.outer_middleware(ParticipantMiddleware(settings.admin_ids))
     dp.update.outer_middleware(ContextMiddleware())
     dp.include_routers(*get_routers())
+    inline_sync_filters(dp)
     return dp
 
 

@@ -1,0 +1,77 @@
+"""Texts and keyboards of the cycle's closing: invitations, entry vs exit, the attachment
+dialog, /complete's answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from html import escape
+
+from aiogram.types import InlineKeyboardMarkup
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import Translator, translator
+from bot.messaging import enqueue
+from bot.services.closing import Change, Invitation, Item, Missing
+from keyboards import closing as kb
+from keyboards.closing import CloseAction
+
+_ACTIONS = {Item.EXIT: CloseAction.EXIT, Item.REPORT: CloseAction.REPORT,
+            Item.REVIEW: CloseAction.REVIEW}
+
+
+def invitation_text(t: Translator, invitation: Invitation) -> str:
+    return t(f"closing.invite_{invitation.item.value}", pair=invitation.pair_id)
+
+
+async def enqueue_invitation(
+    session: AsyncSession, invitation: Invitation, now: dt.datetime
+) -> bool:
+    t = translator(invitation.language)
+    markup = kb.start(t, _ACTIONS[invitation.item], invitation.target_id)
+    queued = await enqueue(
+        session, chat_id=invitation.chat_id, text=invitation_text(t, invitation),
+        key=invitation.key, now=now, reply_markup=markup,
+        participant_id=invitation.participant_id, organisation_id=invitation.organisation_id,
+        kind=f"closing_{invitation.item.value}",
+    )
+    return queued is not None
+
+
+def change_text(t: Translator, changes: Sequence[Change]) -> str:
+    """Each scale: "entry → exit (±change)"."""
+    lines = [t("closing.change_head")]
+    for change in changes:
+        label = escape(t.pick(change.label))
+        if change.delta is None:
+            value = "—" if change.exit is None else str(change.exit)
+            lines.append(t("closing.change_no_entry", label=label, exit=value))
+            continue
+        sign = "+" if change.delta > 0 else ("±" if change.delta == 0 else "−")
+        lines.append(t("closing.change_line", label=label, entry=change.entry,
+                       exit=change.exit, delta=f"{sign}{abs(change.delta)}"))
+    lines.append(t("closing.change_note"))
+    return "\n".join(lines)
+
+
+def attach_offer(t: Translator, response_id: int) -> tuple[str, InlineKeyboardMarkup]:
+    return t("closing.attach_offer"), kb.attach(t, response_id)
+
+
+def attach_prompt(t: Translator, response_id: int, count: int, limit: int) -> tuple[
+    str, InlineKeyboardMarkup
+]:
+    return t("closing.attach_prompt", n=count, max=limit), kb.files_done(t, response_id)
+
+
+def attached(t: Translator, response_id: int, count: int, limit: int) -> tuple[
+    str, InlineKeyboardMarkup
+]:
+    return t("closing.attached", n=count, max=limit), kb.files_done(t, response_id)
+
+
+def missing_text(t: Translator, pair_id: int, missing: Sequence[Missing]) -> str:
+    lines = [t("closing.not_ready", pair=pair_id)]
+    lines += [t(f"closing.missing_{m.value}") for m in missing]
+    lines.append(t("closing.override_hint"))
+    return "\n".join(lines)

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from db.enums import MeetingKind, MeetingStatus
 from db.models import (
@@ -41,7 +41,7 @@ async def response(
         QuestionnaireResponse.membership_id == membership_id,
         QuestionnaireResponse.questionnaire_id == questionnaire_id,
         QuestionnaireResponse.stage == stage,
-    )
+    ).options(selectinload(QuestionnaireResponse.answers))
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

@@ -194,6 +194,10 @@ async def test_closing_the_cycle(
     assert done == [(2,)]
     assert query(db_path, "SELECT count(*) FROM audit_log WHERE action = 'pair.complete' "
                  "AND target_id = ?", a_id) == [(1,)]
+    # by a participant's number: all their pairs (pair B was completed before)
+    [(b_mentee_m,)] = query(db_path, "SELECT mentee_membership_id FROM pairs WHERE id = ?", b_id)
+    await curator.send(f"/complete #{b_mentee_m}")
+    await curator.wait_message(f"Пара #{b_id} уже завершена")
 
     # -- /forget: no free text and no file of the mentee is left --------------------------------
     before = _all_text(db_path)

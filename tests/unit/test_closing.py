@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.ids import MAX_ID
 from bot.services import answering, attachments, closing
 from bot.services.attachments import Incoming
 from bot.services.errors import NotYoursError, ServiceError
@@ -24,18 +25,22 @@ from db.models import (
     Membership,
     MembershipStatus,
     OutboxMessage,
+    Pair,
     PairStatus,
     QuestionnaireResponse,
     ResponseStatus,
     Role,
 )
 from db.queries import closing as q
+from keyboards import closing as close_kb
+from keyboards.closing import CloseAction
 from tests.unit.journal_world import (  # noqa: F401 - fixtures used by name
     NOW,
     World,
     db,
     world,
 )
+from tests.unit.test_journal_dispatch import T, _press, app  # noqa: F401 - the app fixture
 
 CATALOG = closing.full_catalog(DATA_DIR)
 
@@ -209,3 +214,34 @@ async def test_forget_erases_report_texts_attachments_and_files(
     assert (await world.session.execute(select(Attachment))).first() is None
     left = list((await world.session.execute(select(Answer.value))).scalars())
     assert "secret-win" not in left and "mine" in left  # the mentor's own text stays
+
+
+async def test_strangers_and_early_presses_change_nothing(app) -> None:  # type: ignore[no-untyped-def]
+    fake, bot, dp, database = app
+    async with database.sessionmaker() as session:
+        w = await World(session).setup()
+        await session.commit()
+        ids = (w.mentee.telegram_id, w.stranger.telegram_id)
+        pair_id, mentee_m = w.pair.id, w.mentee_m.id
+    mentee, stranger = (fake.user(i or 0) for i in ids)
+    report = close_kb.start(T, CloseAction.REPORT, pair_id)
+    # the pair has not had its final meeting yet
+    answer = await _press(fake, bot, dp, mentee, report, "📝 Заполнить отчет")
+    assert answer == T("errors.closing_not_final")
+    async with database.sessionmaker() as session:
+        (await session.get(Pair, pair_id)).status = PairStatus.FINAL  # type: ignore[union-attr]
+        await session.commit()
+    for button, markup in (
+        ("📝 Заполнить отчет", report),
+        ("📊 Пройти самооценку", close_kb.start(T, CloseAction.EXIT, mentee_m)),
+        ("📋 Оставить отзыв", close_kb.start(T, CloseAction.REVIEW, pair_id)),
+        ("⚠️ Завершить всё равно", close_kb.override(T, pair_id)),
+    ):
+        answer = await _press(fake, bot, dp, stranger, markup, button)
+        assert answer == T("errors.closing_not_yours"), button
+    answer = await _press(fake, bot, dp, mentee, close_kb.start(T, CloseAction.REPORT, MAX_ID),
+                          "📝 Заполнить отчет")
+    assert answer == T("errors.closing_stale")
+    async with database.sessionmaker() as session:
+        assert (await session.execute(select(QuestionnaireResponse))).first() is None
+        assert (await session.get(Pair, pair_id)).status == PairStatus.FINAL  # type: ignore[union-attr]

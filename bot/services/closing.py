@@ -45,8 +45,8 @@ from db.queries import participants as q_people
 REPORTS_DIR = Path(__file__).resolve().parent.parent / "data" / "reports"
 REPORT_IDS: Mapping[str, str] = {Role.MENTEE: "report-mentee", Role.MENTOR: "report-mentor"}
 REVIEW_ID = "review-curator"
-REPORT_PREFIX = "final:"
-REVIEW_PREFIX = "review:"
+REPORT_PREFIX = q.REPORT_PREFIX
+REVIEW_PREFIX = q.REVIEW_PREFIX
 # The pair's stages from which the closing items may be filled in.
 CLOSING_STATUSES = (PairStatus.FINAL, PairStatus.COMPLETED)
 
@@ -98,6 +98,7 @@ class Invitation:
     target_id: int  # EXIT: the membership; REPORT, REVIEW: the pair
     pair_id: int
     key: str
+    partner: str | None = None  # the other side's name (a report), for a mentor of several
 
 
 async def invitations(session: AsyncSession, pair_id: int) -> list[Invitation]:
@@ -106,13 +107,16 @@ async def invitations(session: AsyncSession, pair_id: int) -> list[Invitation]:
     if pair is None or pair.status not in CLOSING_STATUSES:
         return []
     found: list[Invitation] = []
-    organisation_id = 0
-    for membership_id in (pair.mentee_membership_id, pair.mentor_membership_id):
-        member = await q_people.membership(session, membership_id)
+    sides = [
+        await q_people.membership(session, membership_id)
+        for membership_id in (pair.mentee_membership_id, pair.mentor_membership_id)
+    ]
+    organisation_id = next((m.organisation_id for m in sides if m is not None), 0)
+    for member, other in ((sides[0], sides[1]), (sides[1], sides[0])):
         if member is None:
             continue
-        organisation_id = member.organisation_id
         person = member.participant
+        partner = other.participant.full_name if other is not None else None
         if person.telegram_id is None or person.status == ParticipantStatus.FORGOTTEN:
             continue
         common = (person.telegram_id, person.language, person.id, member.organisation_id)
@@ -120,7 +124,7 @@ async def invitations(session: AsyncSession, pair_id: int) -> list[Invitation]:
             found.append(Invitation(Item.EXIT, *common, member.id, pair.id,
                                     f"close:exit:{member.id}"))
         found.append(Invitation(Item.REPORT, *common, pair.id, pair.id,
-                                f"close:report:{member.id}:{pair.id}"))
+                                f"close:report:{member.id}:{pair.id}", partner))
     for curator in await q.curator_memberships(session, organisation_id):
         person = curator.participant
         if person.telegram_id is None:

@@ -97,6 +97,7 @@ async def forget(
         )
         # Report attachments (the portfolio): rows now, the files once this commits.
         result.files = await q_closing.forget_attachments(session, membership_ids)
+        await q_closing.erase_pair_texts(session, membership_ids)  # reports, reviews
         # The journal's and the plan's free texts of the person's pairs (both sides wrote them).
         await q_journal.erase_texts_of(session, membership_ids)
         result.closed_pairs = await _close_pairs(session, membership_ids, participant.id, now)

@@ -21,7 +21,8 @@ _ACTIONS = {Item.EXIT: CloseAction.EXIT, Item.REPORT: CloseAction.REPORT,
 
 
 def invitation_text(t: Translator, invitation: Invitation) -> str:
-    return t(f"closing.invite_{invitation.item.value}", pair=invitation.pair_id)
+    partner = escape(invitation.partner) if invitation.partner else t("journal.someone")
+    return t(f"closing.invite_{invitation.item.value}", pair=invitation.pair_id, partner=partner)
 
 
 async def enqueue_invitation(
@@ -40,7 +41,8 @@ async def enqueue_invitation(
 
 def change_text(t: Translator, changes: Sequence[Change]) -> str:
     """Each scale: "entry → exit (±change)"."""
-    lines = [t("closing.change_head")]
+    compared = any(change.delta is not None for change in changes)
+    lines = [t("closing.change_head" if compared else "closing.exit_head")]
     for change in changes:
         label = escape(t.pick(change.label))
         if change.delta is None:

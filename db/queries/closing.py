@@ -10,6 +10,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from db.enums import MeetingKind, MeetingStatus
 from db.models import (
+    Answer,
     Attachment,
     AuditLog,
     Meeting,
@@ -22,6 +23,8 @@ from db.models import (
 from db.queries.participants import LIVE_STATUSES
 
 OVERRIDE_ACTION = "pair.complete_override"
+REPORT_PREFIX = "final:"  # response stages: final:<pair id>, review:<pair id>
+REVIEW_PREFIX = "review:"
 
 
 async def final_held(session: AsyncSession, pair: Pair) -> bool:
@@ -114,6 +117,25 @@ async def forget_attachments(session: AsyncSession, membership_ids: Collection[i
     )
     await session.execute(delete(Attachment).where(Attachment.membership_id.in_(ids)))
     return keys
+
+
+async def erase_pair_texts(session: AsyncSession, membership_ids: Collection[int]) -> None:
+    """/forget: the free texts of the person's pairs' reports and reviews (both sides and the
+    curator wrote about the pair, as in the journal); scales and choices stay for counts."""
+    ids = list(membership_ids)
+    pair_ids = select(Pair.id).where(
+        or_(Pair.mentor_membership_id.in_(ids), Pair.mentee_membership_id.in_(ids))
+    )
+    stages = [
+        f"{prefix}{pair_id}" for pair_id in (await session.execute(pair_ids)).scalars()
+        for prefix in (REPORT_PREFIX, REVIEW_PREFIX)
+    ]
+    if not stages:
+        return
+    responses = select(QuestionnaireResponse.id).where(QuestionnaireResponse.stage.in_(stages))
+    await session.execute(
+        delete(Answer).where(Answer.response_id.in_(responses), Answer.is_personal.is_(True))
+    )
 
 
 async def erase_override_reasons(session: AsyncSession, actor_id: int) -> None:

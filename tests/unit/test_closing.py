@@ -213,7 +213,7 @@ async def test_forget_erases_report_texts_attachments_and_files(
     assert not attachments.path_of(tmp_path, key).exists()
     assert (await world.session.execute(select(Attachment))).first() is None
     left = list((await world.session.execute(select(Answer.value))).scalars())
-    assert "secret-win" not in left and "mine" in left  # the mentor's own text stays
+    assert "secret-win" not in left and "mine" not in left  # the mentor wrote of the pair
 
 
 async def test_strangers_and_early_presses_change_nothing(app) -> None:  # type: ignore[no-untyped-def]

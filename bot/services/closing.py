@@ -35,7 +35,6 @@ from db.models import (
     PairStatus,
     ParticipantStatus,
     QuestionnaireResponse,
-    ResponseStatus,
     Role,
 )
 from db.queries import audit
@@ -331,7 +330,3 @@ async def pairs_of_member(session: AsyncSession, membership_id: int) -> list[Pai
         p for p in await q.pairs_of(session, membership_id)
         if p.status in (*ACTIVE_PAIR_STATUSES, PairStatus.COMPLETED)
     ]
-
-
-def response_done(response: QuestionnaireResponse) -> bool:
-    return response.status == ResponseStatus.DONE

@@ -47,6 +47,9 @@ async def finished(
         changes = await closing.assessment_change(ctx.session, ctx.catalog, membership.id)
         await ctx.send(views.change_text(t, changes))
         return
+    if stage.startswith(closing.MONITOR_PREFIX):
+        await ctx.send(t("closing.monitoring_saved"))
+        return
     if stage.startswith(closing.REVIEW_PREFIX):
         await ctx.send(t("closing.review_saved", pair=closing.pair_of_stage(stage)))
         return

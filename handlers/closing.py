@@ -98,6 +98,21 @@ async def on_review(query: CallbackQuery, callback_data: CloseCb, ctx: Ctx) -> N
     )
 
 
+async def monitoring_command(message: Message, ctx: Ctx) -> None:
+    """The curator's monitoring questionnaire (stage 1) for their current programme."""
+    if ctx.participant is None or Role.CURATOR not in ctx.roles:
+        await ctx.send(ctx.t("closing.curators_only"))
+        return
+    scope = await q_people.curator_org_ids(ctx.session, ctx.participant.id)
+    programme = await people.current_programme(ctx.session, ctx.participant, scope)
+    membership = await closing.curator_membership(
+        ctx.session, programme.organisation_id, ctx.participant.id
+    )
+    await flows_closing.begin_item(
+        ctx, membership, closing.MONITOR_ID, closing.monitor_stage(programme.id)
+    )
+
+
 # -- attachments ------------------------------------------------------------------------------
 async def _own_report(ctx: Ctx, response_id: int) -> QuestionnaireResponse:
     me = _me(ctx)
@@ -289,6 +304,7 @@ async def on_cancel(query: CallbackQuery, callback_data: CloseCb, ctx: Ctx) -> N
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(complete_command, Command("complete"))
+    router.message.register(monitoring_command, Command("monitoring"))
     buttons = (
         (on_exit, CloseAction.EXIT),
         (on_report, CloseAction.REPORT),

@@ -44,8 +44,10 @@ from db.queries import participants as q_people
 REPORTS_DIR = Path(__file__).resolve().parent.parent / "data" / "reports"
 REPORT_IDS: Mapping[str, str] = {Role.MENTEE: "report-mentee", Role.MENTOR: "report-mentor"}
 REVIEW_ID = "review-curator"
+MONITOR_ID = "monitoring-curator"
 REPORT_PREFIX = q.REPORT_PREFIX
 REVIEW_PREFIX = q.REVIEW_PREFIX
+MONITOR_PREFIX = q.MONITOR_PREFIX
 # The pair's stages from which the closing items may be filled in.
 CLOSING_STATUSES = (PairStatus.FINAL, PairStatus.COMPLETED)
 
@@ -75,6 +77,10 @@ def review_stage(pair_id: int) -> str:
     return f"{REVIEW_PREFIX}{pair_id}"
 
 
+def monitor_stage(programme_id: int) -> str:
+    return f"{MONITOR_PREFIX}{programme_id}"
+
+
 def pair_of_stage(stage: str) -> int | None:
     for prefix in (REPORT_PREFIX, REVIEW_PREFIX):
         if stage.startswith(prefix) and stage[len(prefix):].isdigit():
@@ -83,7 +89,10 @@ def pair_of_stage(stage: str) -> int | None:
 
 
 def is_closing_stage(stage: str) -> bool:
-    return stage == answering.EXIT or pair_of_stage(stage) is not None
+    return (
+        stage == answering.EXIT or pair_of_stage(stage) is not None
+        or stage.startswith(MONITOR_PREFIX)
+    )
 
 
 # -- the invitations after the final meeting ----------------------------------------------------

@@ -25,6 +25,7 @@ from db.queries.participants import LIVE_STATUSES
 OVERRIDE_ACTION = "pair.complete_override"
 REPORT_PREFIX = "final:"  # response stages: final:<pair id>, review:<pair id>
 REVIEW_PREFIX = "review:"
+MONITOR_PREFIX = "monitor:"  # the curator's monitoring questionnaire: monitor:<programme>
 
 
 async def final_held(session: AsyncSession, pair: Pair) -> bool:

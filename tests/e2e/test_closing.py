@@ -4,7 +4,7 @@ Two approved pairs. Pair B is completed early with a typed reason (an audited ov
 Pair A's final meeting is logged as held; the invitations follow: the mentee takes the exit
 self-assessment and sees the change since the entry one, fills in the final report and
 attaches a photo and a PDF (a program file is refused); the mentor fills in their report,
-the curator reviews the pair. /complete is refused before the reports and succeeds after;
+the curator reviews the pair and fills in the curator's monitoring questionnaire. /complete is refused before the reports and succeeds after;
 a repeat is harmless. Then the mentee's /forget leaves none of their free texts in the
 database and none of their files in the storage.
 """
@@ -182,6 +182,9 @@ async def test_closing_the_cycle(
     await curator.press("📋 Оставить отзыв", review)
     await flows.answer_all(curator, reports.get("review-curator"))  # type: ignore[arg-type]
     await curator.wait_message(f"Отзыв о паре #{a_id} сохранён")
+    await curator.send("/monitoring")  # the curator's own questionnaire (monitoring, stage 1)
+    await flows.answer_all(curator, reports.get("monitoring-curator"))  # type: ignore[arg-type]
+    await curator.wait_message("Анкета куратора сохранена")
 
     # -- /complete succeeds now; a repeat is harmless ------------------------------------------
     await curator.send(f"/complete {a_id}")

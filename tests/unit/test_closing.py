@@ -76,10 +76,12 @@ async def _reports(world: World) -> None:
 
 
 def test_catalog_has_the_reports_and_roles_still_find_their_questionnaires() -> None:
-    assert {"report-mentee", "report-mentor", "review-curator"} <= {q.id for q in CATALOG}
+    assert {"report-mentee", "report-mentor", "review-curator", "monitoring-curator"} <= {
+        q.id for q in CATALOG}
     assert CATALOG.for_role("mentee", "student-student").id == "mentee-student-student"
     assert closing.pair_of_stage("final:12") == 12 and closing.pair_of_stage("review:3") == 3
     assert closing.is_closing_stage("exit") and not closing.is_closing_stage("entry")
+    assert closing.is_closing_stage("monitor:4") and closing.pair_of_stage("monitor:4") is None
 
 
 async def test_invitations_once_and_only_after_final(world: World) -> None:

@@ -24,7 +24,7 @@ GENERAL = ("help", "cancel")
 CURATOR = (
     "programmes", "newprogramme", "invite", "mentees", "mentors", "match", "pairs", "pair",
     "unpair", "preferences", "journal", "plan", "remind", "broadcast", "paused", "complete",
-    "monitoring",
+    "monitoring", "reports",
 )
 COORDINATOR = ("neworg", "orgs", "curatorinvite")
 # Commands that answer only a curator (or a coordinator); the fallback says so to others.

@@ -256,6 +256,28 @@ async def complete_command(message: Message, command: CommandObject, ctx: Ctx) -
         await _complete_one(ctx, found, organisation_id)
 
 
+async def reports_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
+    """/reports N: the pair's final reports, the reviews, and the mentee's files."""
+    scope = await _curated(ctx)
+    if not scope:
+        await ctx.send(ctx.t("closing.curators_only"))
+        return
+    pair_id = parse_id(command.args)
+    if pair_id is None:
+        await ctx.send(ctx.t("closing.reports_usage"))
+        return
+    pair, _ = await _pair_in_scope(ctx, pair_id, scope)
+    sections = await closing.pair_reports(ctx.session, ctx.catalog, pair)
+    await ctx.send(views.reports_text(ctx.t, pair.id, sections))
+    for section in sections:
+        for row in section.files:
+            path = attachments.path_of(ctx.settings.files_dir, row.storage_key)
+            if path.exists():
+                name = row.file_name or f"photo-{row.id}.jpg"
+                await ctx.send_document(path.read_bytes(), name, ctx.t("closing.file_caption",
+                                                                       pair=pair.id))
+
+
 async def on_override(query: CallbackQuery, callback_data: CloseCb, ctx: Ctx) -> None:
     scope = await _curated(ctx)
     if not scope:
@@ -305,6 +327,7 @@ def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(complete_command, Command("complete"))
     router.message.register(monitoring_command, Command("monitoring"))
+    router.message.register(reports_command, Command("reports"))
     buttons = (
         (on_exit, CloseAction.EXIT),
         (on_report, CloseAction.REPORT),

@@ -28,6 +28,7 @@ from bot.services.errors import NotYoursError, ServiceError
 from bot.services.questionnaires import Catalog, Questionnaire, load_dir
 from db.models import (
     ACTIVE_PAIR_STATUSES,
+    Attachment,
     Membership,
     MembershipStatus,
     Pair,
@@ -35,6 +36,7 @@ from db.models import (
     PairStatus,
     ParticipantStatus,
     QuestionnaireResponse,
+    ResponseStatus,
     Role,
 )
 from db.queries import audit
@@ -204,6 +206,40 @@ def report_for(catalog: Catalog, membership: Membership) -> Questionnaire:
     if found is None:
         raise ServiceError("response_missing")
     return found
+
+
+# -- the pair's reports for its curator -----------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One report or review of a pair: its questionnaire, the answers (None: not filled in
+    yet), and the files attached to it."""
+
+    questionnaire: Questionnaire
+    answers: dict[str, Any] | None
+    files: tuple[Attachment, ...] = ()
+
+
+async def pair_reports(session: AsyncSession, catalog: Catalog, pair: Pair) -> list[Section]:
+    wanted = [
+        (pair.mentee_membership_id, REPORT_IDS[Role.MENTEE], report_stage(pair.id)),
+        (pair.mentor_membership_id, REPORT_IDS[Role.MENTOR], report_stage(pair.id)),
+    ]
+    sections = []
+    for membership_id, questionnaire_id, stage in wanted:
+        questionnaire = catalog.get(questionnaire_id)
+        if questionnaire is None:
+            continue
+        found = await q.response(session, membership_id, questionnaire_id, stage)
+        done = found is not None and found.status == ResponseStatus.DONE
+        files = tuple(await q.attachments_of(session, found.id)) if found and done else ()
+        answers = {a.question_id: a.value for a in found.answers} if found and done else None
+        sections.append(Section(questionnaire, answers, files))
+    review = catalog.get(REVIEW_ID)
+    if review is not None:
+        for found in await q.responses_of_stage(session, REVIEW_ID, review_stage(pair.id)):
+            answers = {a.question_id: a.value for a in found.answers}
+            sections.append(Section(review, answers))
+    return sections
 
 
 # -- entry vs exit ----------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator, translator
 from bot.messaging import enqueue
-from bot.services.closing import Change, Invitation, Item, Missing
+from bot.render import answer_html
+from bot.services.closing import Change, Invitation, Item, Missing, Section
 from keyboards import closing as kb
 from keyboards.closing import CloseAction
 
@@ -70,6 +71,24 @@ def attached(t: Translator, response_id: int, count: int, limit: int) -> tuple[
     str, InlineKeyboardMarkup
 ]:
     return t("closing.attached", n=count, max=limit), kb.files_done(t, response_id)
+
+
+def reports_text(t: Translator, pair_id: int, sections: Sequence[Section]) -> str:
+    """The pair's final reports and reviews, answer by answer, for its curator."""
+    lines = [t("closing.reports_head", pair=pair_id)]
+    for section in sections:
+        lines.append("")
+        lines.append(f"<b>{escape(t.pick(section.questionnaire.title))}</b>")
+        if section.answers is None:
+            lines.append(t("closing.reports_missing"))
+            continue
+        for question in section.questionnaire.questions:
+            if question.id in section.answers:
+                value = answer_html(t, question, section.answers[question.id])
+                lines.append(f"{escape(t.pick(question.label))}: {value}")
+        if section.files:
+            lines.append(t("closing.reports_files", n=len(section.files)))
+    return "\n".join(lines)
 
 
 def missing_text(t: Translator, pair_id: int, missing: Sequence[Missing]) -> str:

@@ -49,6 +49,23 @@ async def response(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def responses_of_stage(
+    session: AsyncSession, questionnaire_id: str, stage: str
+) -> Sequence[QuestionnaireResponse]:
+    """Finished responses of one questionnaire and stage (e.g. every curator's review)."""
+    stmt = (
+        select(QuestionnaireResponse)
+        .where(
+            QuestionnaireResponse.questionnaire_id == questionnaire_id,
+            QuestionnaireResponse.stage == stage,
+            QuestionnaireResponse.status == ResponseStatus.DONE,
+        )
+        .options(selectinload(QuestionnaireResponse.answers))
+        .order_by(QuestionnaireResponse.id)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
 async def done_stages(
     session: AsyncSession, membership_id: int, stages: Collection[str]
 ) -> set[str]:

@@ -197,6 +197,13 @@ async def test_closing_the_cycle(
     assert done == [(2,)]
     assert query(db_path, "SELECT count(*) FROM audit_log WHERE action = 'pair.complete' "
                  "AND target_id = ?", a_id) == [(1,)]
+    # the pair's results for its curator: both reports, the review, the mentee's files
+    await curator.send(f"/reports {a_id}")
+    results = await curator.wait_message(f"Итоги пары #{a_id}")
+    assert SECRETS[0] in results.text and "Приложено файлов: 2" in results.text
+    assert "Отзыв куратора о паре" in results.text and "ещё не заполнен" not in results.text
+    files = [await curator.wait_message("Портфолио") for _ in range(2)]
+    assert sorted((f.document or f.photo).content for f in files) == sorted([JPEG, PDF])  # type: ignore[union-attr]
     # by a participant's number: all their pairs (pair B was completed before)
     [(b_mentee_m,)] = query(db_path, "SELECT mentee_membership_id FROM pairs WHERE id = ?", b_id)
     await curator.send(f"/complete #{b_mentee_m}")

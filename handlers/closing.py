@@ -1,5 +1,6 @@
 """Closing the cycle in chat: the invitations' buttons (exit self-assessment, final report,
-the curator's review), attaching files to a report, and the curators' /complete.
+the curator's review), attaching files to a report, and the curators' /complete,
+/reports (a pair's results and files) and /monitoring (their own questionnaire).
 
 The questions themselves are asked by the questionnaire engine (bot/flows.py); what follows
 a finished item is bot/flows_closing.py.

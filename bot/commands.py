@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GUEST = ("start", "help", "cancel")
-PARTICIPANT = ("questionnaire", "meeting", "meetings", "journal", "plan", "pause", "resume")
+PARTICIPANT = (
+    "questionnaire", "meeting", "meetings", "journal", "plan", "pause", "resume", "portfolio",
+)
 PERSONAL = ("me", "forget")  # anyone who gave the bot personal data
 GENERAL = ("help", "cancel")
 CURATOR = (

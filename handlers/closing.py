@@ -8,6 +8,8 @@ a finished item is bot/flows_closing.py.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiogram import F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, StateFilter
@@ -23,6 +25,7 @@ from bot.services.errors import NotYoursError, ServiceError, StaleError
 from bot.views import closing as views
 from db.models import (
     ACTIVE_PAIR_STATUSES,
+    Attachment,
     Pair,
     PairStatus,
     QuestionnaireResponse,
@@ -192,6 +195,27 @@ async def on_file(message: Message, ctx: Ctx) -> None:
     await ctx.send(*views.attached(ctx.t, response.id, count, attachments.MAX_FILES))
 
 
+async def _send_files(ctx: Ctx, rows: Sequence[Attachment], caption: str) -> None:
+    for row in rows:
+        path = attachments.path_of(ctx.settings.files_dir, row.storage_key)
+        if path.exists():
+            name = row.file_name or f"photo-{row.id}.jpg"
+            await ctx.send_document(path.read_bytes(), name, caption)
+
+
+async def portfolio_command(message: Message, ctx: Ctx) -> None:
+    """/portfolio: the files the person attached to their final reports."""
+    rows = (
+        await q.attachments_of_participant(ctx.session, ctx.participant.id)
+        if ctx.participant is not None else []
+    )
+    if not rows:
+        await ctx.send(ctx.t("closing.portfolio_empty"))
+        return
+    await ctx.send(ctx.t("closing.portfolio", n=len(rows)))
+    await _send_files(ctx, rows, ctx.t("closing.portfolio_caption"))
+
+
 async def on_not_file(message: Message, ctx: Ctx) -> None:
     data = await ctx.state.get_data()
     markup = kb.files_done(ctx.t, int(data["r"])) if "r" in data else None
@@ -271,12 +295,7 @@ async def reports_command(message: Message, command: CommandObject, ctx: Ctx) ->
     sections = await closing.pair_reports(ctx.session, ctx.catalog, pair)
     await ctx.send(views.reports_text(ctx.t, pair.id, sections))
     for section in sections:
-        for row in section.files:
-            path = attachments.path_of(ctx.settings.files_dir, row.storage_key)
-            if path.exists():
-                name = row.file_name or f"photo-{row.id}.jpg"
-                await ctx.send_document(path.read_bytes(), name, ctx.t("closing.file_caption",
-                                                                       pair=pair.id))
+        await _send_files(ctx, section.files, ctx.t("closing.file_caption", pair=pair.id))
 
 
 async def on_override(query: CallbackQuery, callback_data: CloseCb, ctx: Ctx) -> None:
@@ -329,6 +348,7 @@ def create_router() -> Router:
     router.message.register(complete_command, Command("complete"))
     router.message.register(monitoring_command, Command("monitoring"))
     router.message.register(reports_command, Command("reports"))
+    router.message.register(portfolio_command, Command("portfolio"))
     buttons = (
         (on_exit, CloseAction.EXIT),
         (on_report, CloseAction.REPORT),

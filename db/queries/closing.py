@@ -111,6 +111,18 @@ async def attachments_of(session: AsyncSession, response_id: int) -> Sequence[At
     return (await session.execute(stmt)).scalars().all()
 
 
+async def attachments_of_participant(
+    session: AsyncSession, participant_id: int
+) -> Sequence[Attachment]:
+    stmt = (
+        select(Attachment)
+        .join(Membership, Membership.id == Attachment.membership_id)
+        .where(Membership.participant_id == participant_id)
+        .order_by(Attachment.id)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
 async def attachment_count(session: AsyncSession, response_id: int) -> int:
     stmt = select(func.count(Attachment.id)).where(Attachment.response_id == response_id)
     return int((await session.execute(stmt)).scalar_one())

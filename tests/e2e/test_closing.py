@@ -170,6 +170,10 @@ async def test_closing_the_cycle(
     saved = await mentee_a.wait_message("Файл сохранён (2 из 10)")
     await mentee_a.press("✅ Готово", saved)
     await mentee_a.wait_message("приложено файлов: 2")
+    await mentee_a.send("/portfolio")
+    await mentee_a.wait_message("Ваше портфолио: файлов 2")
+    mine = [await mentee_a.wait_message("Портфолио") for _ in range(2)]
+    assert {m.document.filename for m in mine if m.document} >= {SECRETS[2]}
     stored = _stored(files_dir)
     assert sorted(p.read_bytes() for p in stored) == sorted([JPEG, PDF])
     assert all("secret" not in p.name for p in stored)  # opaque names on disk

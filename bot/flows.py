@@ -15,7 +15,7 @@ from typing import Any
 from aiogram.exceptions import TelegramBadRequest
 
 from bot.context import Ctx
-from bot.services import answering, onboarding
+from bot.services import answering, closing, onboarding
 from bot.services.answering import Cursor
 from bot.services.onboarding import Next
 from bot.states import Answering
@@ -137,6 +137,10 @@ async def finished(ctx: Ctx, membership: Membership, cursor: Cursor) -> None:
         await begin(ctx, membership, answering.ENTRY)
     elif cursor.response.stage == answering.ENTRY:
         await ctx.send(t(f"questionnaire.in_base_{membership.role}"))
+    elif closing.is_closing_stage(cursor.response.stage):  # the closing hook
+        from bot import flows_closing  # it starts items with show(): imported late
+
+        await flows_closing.finished(ctx, membership, cursor)
     else:
         await ctx.send(t("questionnaire.assessment_done"))
 

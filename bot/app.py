@@ -28,6 +28,7 @@ from bot.middlewares import (
 )
 from bot.ratelimit import FloodLimiter, RetryAfterMiddleware
 from bot.services.consent import CONSENT_FILE, load_document
+from bot.services.polls import with_polls
 from bot.services.questionnaires import DATA_DIR, Catalog
 from db.engine import create_engine, create_sessionmaker
 from db.fsm_storage import DatabaseStorage
@@ -86,7 +87,7 @@ def create_dispatcher(
         database=database,
         sessionmaker=database.sessionmaker,
         clock=clock or (OffsetClock() if settings.clock_control else SystemClock()),
-        catalog=catalog or Catalog.from_dir(settings.questionnaires_dir or DATA_DIR),
+        catalog=catalog or with_polls(Catalog.from_dir(settings.questionnaires_dir or DATA_DIR)),
         bot_username="",
         consent=consent,
     )

@@ -15,11 +15,12 @@ from typing import Any
 from aiogram.exceptions import TelegramBadRequest
 
 from bot.context import Ctx
-from bot.services import answering, onboarding
+from bot.services import answering, onboarding, polls
 from bot.services.answering import Cursor
 from bot.services.onboarding import Next
 from bot.states import Answering
 from bot.views import onboarding as views
+from bot.views import polls as poll_views
 from bot.views.onboarding import Paper
 from bot.views.questionnaire import initial_selection, render
 from db.models import Membership, MembershipStatus, Participant, Role
@@ -137,6 +138,10 @@ async def finished(ctx: Ctx, membership: Membership, cursor: Cursor) -> None:
         await begin(ctx, membership, answering.ENTRY)
     elif cursor.response.stage == answering.ENTRY:
         await ctx.send(t(f"questionnaire.in_base_{membership.role}"))
+    elif polls.is_poll_stage(cursor.response.stage):  # a feedback poll (bot/services/polls)
+        alerts = await polls.submit(ctx.session, cursor.response, ctx.now)
+        await poll_views.queue(ctx.session, alerts, ctx.now)
+        await ctx.send(t("polls.thanks"))
     else:
         await ctx.send(t("questionnaire.assessment_done"))
 

@@ -19,6 +19,7 @@ def get_routers() -> list[Router]:
         onboarding,
         pause,
         plan,
+        polls,
         presence,
         profile,
         questionnaire,
@@ -40,6 +41,7 @@ def get_routers() -> list[Router]:
         meetings.create_router(),
         pause.create_router(),
         broadcast.create_router(),
+        polls.create_router(),
         curator.create_router(),
         fallback.create_router(),
     ]

@@ -1,0 +1,87 @@
+"""Feedback polls: the envelopes (survey_responses) and what the poll job asks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Pair, SurveyResponse
+
+
+async def find(
+    session: AsyncSession, survey_id: str, membership_id: int, pair_id: int, milestone: str
+) -> SurveyResponse | None:
+    stmt = select(SurveyResponse).where(
+        SurveyResponse.survey_id == survey_id,
+        SurveyResponse.membership_id == membership_id,
+        SurveyResponse.pair_id == pair_id,
+        SurveyResponse.milestone == milestone,
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get(session: AsyncSession, survey_response_id: int) -> SurveyResponse | None:
+    return await session.get(SurveyResponse, survey_response_id)
+
+
+async def of_response(session: AsyncSession, response_id: int) -> SurveyResponse | None:
+    stmt = select(SurveyResponse).where(SurveyResponse.response_id == response_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def due(session: AsyncSession, now: dt.datetime, limit: int) -> Sequence[SurveyResponse]:
+    """Envelopes whose reminder or close is due (index on due_at), oldest first."""
+    stmt = (
+        select(SurveyResponse)
+        .where(SurveyResponse.due_at.is_not(None), SurveyResponse.due_at <= now)
+        .order_by(SurveyResponse.due_at, SurveyResponse.id)
+        .limit(limit)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def submitted_of(
+    session: AsyncSession, pair_id: int, membership_id: int
+) -> Sequence[SurveyResponse]:
+    """One side's answered polls about a pair, the latest first."""
+    stmt = (
+        select(SurveyResponse)
+        .where(
+            SurveyResponse.pair_id == pair_id,
+            SurveyResponse.membership_id == membership_id,
+            SurveyResponse.submitted_at.is_not(None),
+        )
+        .order_by(SurveyResponse.submitted_at.desc(), SurveyResponse.id.desc())
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def of_pair(session: AsyncSession, pair_id: int) -> Sequence[SurveyResponse]:
+    stmt = (
+        select(SurveyResponse)
+        .where(SurveyResponse.pair_id == pair_id)
+        .order_by(SurveyResponse.sent_at, SurveyResponse.id)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def satisfaction_of(
+    session: AsyncSession, programme_ids: Sequence[int]
+) -> Sequence[int]:
+    """Every submitted 1-10 satisfaction of the programmes' pairs (answers kept after
+    /forget: the number is not personal)."""
+    if not programme_ids:
+        return []
+    stmt = (
+        select(SurveyResponse.satisfaction)
+        .join(Pair, Pair.id == SurveyResponse.pair_id)
+        .where(
+            Pair.programme_id.in_(list(programme_ids)),
+            SurveyResponse.satisfaction.is_not(None),
+            SurveyResponse.submitted_at.is_not(None),
+        )
+    )
+    return [int(v) for v in (await session.execute(stmt)).scalars().all() if v is not None]

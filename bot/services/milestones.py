@@ -25,6 +25,7 @@ from bot.services.stages import Milestone as Reached
 from bot.services.stages import StageChange
 from db.models import ACTIVE_PAIR_STATUSES, Meeting, Pair, PairStatus
 from db.queries import journal as q_journal
+from db.queries import polls as q_polls
 
 POLLED_STAGES = {
     PairStatus.INTRO: Milestone.INTRO,
@@ -68,6 +69,8 @@ async def fit_again(session: AsyncSession, meeting: Meeting, now: dt.datetime) -
                                 (pair.mentor_membership_id, pair.mentee_membership_id)):
             if await polls.last_fit(session, pair.id, member) != polls.NOT_SURE:
                 continue
+            if await q_polls.has_open(session, pair.id, member, poll.id):
+                continue  # asked again already, not answered yet
             notice = await polls.ask(session, pair.id, member, partner, poll, milestone, now)
             if notice is not None:
                 notices.append(notice)

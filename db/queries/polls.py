@@ -85,3 +85,17 @@ async def satisfaction_of(
         )
     )
     return [int(v) for v in (await session.execute(stmt)).scalars().all() if v is not None]
+
+
+async def has_open(
+    session: AsyncSession, pair_id: int, membership_id: int, survey_id: str
+) -> bool:
+    """Whether the side has this poll about the pair unanswered and still open."""
+    stmt = select(SurveyResponse.id).where(
+        SurveyResponse.pair_id == pair_id,
+        SurveyResponse.membership_id == membership_id,
+        SurveyResponse.survey_id == survey_id,
+        SurveyResponse.submitted_at.is_(None),
+        SurveyResponse.closed_at.is_(None),
+    ).limit(1)
+    return (await session.execute(stmt)).first() is not None

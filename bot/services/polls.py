@@ -33,6 +33,7 @@ from bot.services.errors import NotYoursError, StaleError
 from bot.services.nudges import PairCard
 from bot.services.questionnaires import DATA_DIR, Catalog, Questionnaire, parse
 from db.models import (
+    PairStatus,
     ParticipantStatus,
     QuestionnaireResponse,
     ResponseStatus,
@@ -55,6 +56,7 @@ SATISFACTION = "satisfaction"
 LOW_SATISFACTION = 4  # at or below: the curator is told
 LOW_RATING = 2  # a meeting rated 1-2 (of 5): the curator is told
 DEFAULT_SATISFIED_FROM = 8
+ENDED_PAIR_STATUSES = (PairStatus.ENDED, PairStatus.REJECTED)
 
 
 class Milestone(StrEnum):
@@ -316,6 +318,8 @@ async def due(session: AsyncSession, now: dt.datetime, limit: int = DUE_BATCH) -
             notice = await _reminder(session, envelope)
             if notice is not None:
                 notices.append(notice)
+            elif await _pair_over(session, envelope):
+                envelope.closed_at, envelope.due_at = now, None  # ended: nothing to remind
         else:
             envelope.closed_at = now
             envelope.due_at = None
@@ -323,9 +327,18 @@ async def due(session: AsyncSession, now: dt.datetime, limit: int = DUE_BATCH) -
     return notices
 
 
+async def _pair_over(session: AsyncSession, envelope: SurveyResponse) -> bool:
+    pairs = await q_members.pairs_by_id(session, [envelope.pair_id or 0])
+    return not pairs or pairs[0].status in ENDED_PAIR_STATUSES
+
+
 async def _reminder(session: AsyncSession, envelope: SurveyResponse) -> PollNotice | None:
+    """The reminder; None when the person cannot be reached or the pair was ended (a poll
+    about an ended pair is not chased)."""
     assert envelope.pair_id is not None
     pair = await q_members.pairs_by_id(session, [envelope.pair_id])
+    if not pair or pair[0].status in ENDED_PAIR_STATUSES:
+        return None
     partner_id = next(
         (p.mentor_id if p.mentee_id == envelope.membership_id else p.mentee_id for p in pair), 0
     )

@@ -258,3 +258,12 @@ def test_poll_files_load_and_stay_out_of_the_role_catalog() -> None:
     assert merged.get("poll-intro") is not None
     assert merged.for_role("mentee", "student-student") is not None
     assert not polls.is_poll(merged.for_role("mentee", "student-student").id)  # type: ignore[union-attr]
+
+
+async def test_a_poll_of_an_ended_pair_is_not_chased(world: World) -> None:
+    notices = await _held(world, MeetingKind.INTRO)
+    await pairing.unpair(world.session, world.pair.id, org_ids=[world.org.id], actor_id=None,
+                         now=NOW)
+    assert await polls.due(world.session, NOW + dt.timedelta(days=2, minutes=1)) == []
+    rows = (await world.session.execute(select(SurveyResponse))).scalars().all()
+    assert len(rows) == len(notices) and all(r.closed_at is not None for r in rows)

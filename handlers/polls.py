@@ -101,10 +101,11 @@ async def on_answers(query: CallbackQuery, callback_data: PollCb, ctx: Ctx) -> N
 
 async def answers_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
     ids = parse_ids(command.args, 1)
-    if ids is None:
-        await ctx.send(ctx.t("polls.usage"))
-        return
     org_ids = await _scope(ctx)
+    if ids is None:  # no pair named: the satisfaction KPI and how to name a pair
+        kpi = await polls.satisfaction_by_org(ctx.session, org_ids)
+        await ctx.send(views.satisfaction_text(ctx.t, kpi))
+        return
     if await people.pair_access(ctx.session, ids[0], org_ids) != Access.OK:
         await ctx.send(ctx.t("errors.poll_pair_unknown", id=ids[0]))
         return

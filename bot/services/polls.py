@@ -417,3 +417,15 @@ async def satisfaction(
     session: AsyncSession, programme_ids: Sequence[int], threshold: int
 ) -> Satisfaction:
     return satisfied_count(await q.satisfaction_of(session, programme_ids), threshold)
+
+
+async def satisfaction_by_org(
+    session: AsyncSession, org_ids: Sequence[int]
+) -> list[tuple[str, Satisfaction]]:
+    """Each organisation's satisfied share, by its own threshold (name, counts)."""
+    values = await q.satisfaction_by_org(session, org_ids)
+    orgs = await q_members.organisations(session, org_ids)
+    return [
+        (org.name, satisfied_count(values.get(org.id, []), org.satisfied_from))
+        for org in sorted(orgs.values(), key=lambda o: o.id)
+    ]

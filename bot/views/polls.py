@@ -106,3 +106,12 @@ def answers_text(
         lines.append(t("polls.satisfaction", threshold=satisfaction.threshold,
                        satisfied=satisfaction.satisfied, answered=satisfaction.answered))
     return "\n".join(lines)
+
+
+def satisfaction_text(t: Translator, by_org: list[tuple[str, Satisfaction]]) -> str:
+    lines = [
+        f"<b>{escape(name)}</b>: " + t("polls.satisfaction", threshold=kpi.threshold,
+                                       satisfied=kpi.satisfied, answered=kpi.answered)
+        for name, kpi in by_org
+    ]
+    return "\n".join([*lines, t("polls.usage")])

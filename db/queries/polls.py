@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Pair, SurveyResponse
+from db.models import Pair, Programme, SurveyResponse
 
 
 async def find(
@@ -66,6 +66,29 @@ async def of_pair(session: AsyncSession, pair_id: int) -> Sequence[SurveyRespons
         .order_by(SurveyResponse.sent_at, SurveyResponse.id)
     )
     return (await session.execute(stmt)).scalars().all()
+
+
+async def satisfaction_by_org(
+    session: AsyncSession, org_ids: Sequence[int]
+) -> dict[int, list[int]]:
+    """Submitted 1-10 satisfactions per organisation (of its programmes' pairs)."""
+    if not org_ids:
+        return {}
+    stmt = (
+        select(Programme.organisation_id, SurveyResponse.satisfaction)
+        .join(Pair, Pair.id == SurveyResponse.pair_id)
+        .join(Programme, Programme.id == Pair.programme_id)
+        .where(
+            Programme.organisation_id.in_(list(org_ids)),
+            SurveyResponse.satisfaction.is_not(None),
+            SurveyResponse.submitted_at.is_not(None),
+        )
+    )
+    found: dict[int, list[int]] = {}
+    for org_id, value in (await session.execute(stmt)).all():
+        if value is not None:
+            found.setdefault(org_id, []).append(int(value))
+    return found
 
 
 async def satisfaction_of(

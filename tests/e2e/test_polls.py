@@ -23,7 +23,7 @@ from tests.fakeapi import FakeTelegram
 
 pytestmark = pytest.mark.e2e
 
-INVITE = "Как прошло знакомство"
+INVITE = "📝 Как прошло знакомство"
 REMINDER = "Напоминаем об опросе"
 ALERT = "«не подходим»"
 
@@ -91,6 +91,10 @@ async def test_intro_poll_not_a_fit_rematch_resume_and_reminder(
     assert f"Пара #{pair_id}" in alert.text and "наставляемый" in alert.text
     assert "Ученик Иванов" in alert.text  # the card
     assert not _found(mentor, "не подходим", marks[mentor.id])  # the other side is not told
+    await curator.press("📋 Ответы на опросы", alert)
+    answers = await curator.wait_message(f"Опросы пары #{pair_id}")
+    assert "Первое впечатление: Хорошее" in answers.text and "Комфорт общения: 3" in answers.text
+    assert "Нет, не подходим" in answers.text and "ждём ответа" in answers.text  # the mentor
 
     # -- the mentor never answers: exactly one reminder after two days -------------------------
     await bot.clock("set", _local("2026-12-10 15:50"), settle=QUIET_WAIT)

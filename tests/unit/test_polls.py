@@ -9,7 +9,7 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from bot.i18n import translator
-from bot.services import journal, milestones, pairing, polls, privacy
+from bot.services import journal, milestones, organisations, pairing, polls, privacy
 from bot.services.polls import NoticeKind, Reason
 from bot.services.questionnaires import Catalog
 from bot.services.stages import Milestone, advance_on_held
@@ -231,6 +231,10 @@ async def test_low_rating_and_low_satisfaction_alert(world: World) -> None:
     }) == []
     kpi = await polls.satisfaction(world.session, [world.programme.id], world.org.satisfied_from)
     assert (kpi.answered, kpi.satisfied, kpi.threshold) == (2, 1, 8)
+    # the organisation's own threshold
+    await organisations.update_settings(world.session, world.org.id, satisfied_from=10)
+    [(name, by_org)] = await polls.satisfaction_by_org(world.session, [world.org.id])
+    assert (name, by_org.answered, by_org.satisfied) == ("Школа", 2, 0)
 
 
 async def test_forget_erases_free_texts_and_keeps_counts(world: World) -> None:

@@ -9,6 +9,7 @@ with one tap: the mentor's place is free and /match does not propose the couple 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +21,32 @@ from tests.e2e.test_full_cycle import QUIET_WAIT, _confirm, _expect, _found, _lo
 from tests.e2e.test_full_cycle import _propose as propose
 from tests.e2e.test_matching import APPROVE, COORDINATOR, OUTBOX_WAIT, join_curator, register
 from tests.fakeapi import FakeTelegram
+from tests.fakeapi.models import BotMessage
+from tests.fakeapi.server import FakeUser
 
 pytestmark = pytest.mark.e2e
 
 INVITE = "📝 Как прошло знакомство"
 REMINDER = "Напоминаем об опросе"
 ALERT = "«не подходим»"
+AGAIN = "📝 Подходите ли вы друг другу"
 
 
-async def test_intro_poll_not_a_fit_rematch_resume_and_reminder(
-    fake_telegram: FakeTelegram, bot_process: Any, tmp_path: Path
-) -> None:
+@dataclass
+class Scene:
+    bot: Any
+    db_path: Path
+    mentee: FakeUser
+    mentor: FakeUser
+    curator: FakeUser
+    pair_id: int
+    mentor_m: int
+    marks: dict[int, int]
+    invite: BotMessage
+
+
+async def _intro_logged(fake_telegram: FakeTelegram, bot_process: Any, tmp_path: Path) -> Scene:
+    """An approved pair whose intro meeting is logged; both sides got the intro poll."""
     db_path = tmp_path / "bot.db"
     setup = flows.setup_programme(db_path, timezone="Asia/Vladivostok")  # as _local
     bot = await bot_process({"ADMIN_IDS": str(COORDINATOR), "CLOCK_CONTROL": "1", "TZ": "UTC"})
@@ -57,7 +73,6 @@ async def test_intro_poll_not_a_fit_rematch_resume_and_reminder(
         db_path, "SELECT id, mentor_membership_id FROM pairs WHERE status = 'approved'")
     await mentee.wait_message("Вам подобран наставник", timeout=OUTBOX_WAIT)
 
-    # -- the intro meeting, logged: both sides get the intro poll, once ---------------------
     mark = len(mentee.messages)
     await propose(mentor, "08.12 15:00")
     await _confirm(mentee, mark)
@@ -66,6 +81,16 @@ async def test_intro_poll_not_a_fit_rematch_resume_and_reminder(
     await _log(mentor, mentee, marks, "встреча-знакомство")
     invite = await _expect(mentee, INVITE, marks[mentee.id])
     await _expect(mentor, INVITE, marks[mentor.id])
+    return Scene(bot, db_path, mentee, mentor, curator, pair_id, mentor_m, marks, invite)
+
+
+async def test_intro_poll_not_a_fit_rematch_resume_and_reminder(
+    fake_telegram: FakeTelegram, bot_process: Any, tmp_path: Path
+) -> None:
+    scene = await _intro_logged(fake_telegram, bot_process, tmp_path)
+    bot, db_path, pair_id, mentor_m = scene.bot, scene.db_path, scene.pair_id, scene.mentor_m
+    mentee, mentor, curator, marks = scene.mentee, scene.mentor, scene.curator, scene.marks
+    invite = scene.invite
     assert "Наставник Петров" in invite.text and "📝 Ответить" in invite.button_texts
 
     # -- the mentee starts the poll; a restart in the middle resumes at the same question ----
@@ -120,4 +145,48 @@ async def test_intro_poll_not_a_fit_rematch_resume_and_reminder(
     for user in (mentee, mentor):
         assert len(_found(user, INVITE, marks[user.id])) == 1
     assert query(db_path, "SELECT count(*) FROM survey_responses") == [(2,)]
+    assert "Traceback" not in bot.log_text()
+
+
+async def test_not_sure_from_both_is_asked_again_after_the_trial(
+    fake_telegram: FakeTelegram, bot_process: Any, tmp_path: Path
+) -> None:
+    scene = await _intro_logged(fake_telegram, bot_process, tmp_path)
+    mentee, mentor, bot = scene.mentee, scene.mentor, scene.bot
+    for user, comment in ((mentee, None), (mentor, "Пока присматриваемся")):
+        invite = await _expect(user, INVITE, scene.marks[user.id])
+        await user.press("📝 Ответить", invite)
+        question = await user.wait_message("Какое впечатление")
+        await user.press("Смешанное", question)
+        await user.wait_edit(question, contains="комфортно")
+        await user.press("6", question)
+        await user.wait_edit(question, contains="рассказать куратору")
+        if comment is None:
+            await user.press("Пропустить", question)
+            fit = await user.wait_edit(question, contains="Подходите ли")
+        else:
+            await user.send(comment)  # a free text: personal, the curator reads it
+            fit = await user.wait_message("Подходите ли")
+        await user.press("Пока не уверен(а)", fit)
+        await user.wait_message("Спасибо! Ответы сохранены")
+    assert not _found(scene.curator, "⚠️", scene.marks[scene.curator.id])  # nothing alarming
+
+    # the trial meeting: both are asked "is this a good fit?" again, once
+    mark = len(mentee.messages)
+    await propose(mentor, "10.12 17:00")
+    await _confirm(mentee, mark)
+    marks = _marks(mentor, mentee)
+    await bot.clock("set", _local("2026-12-10 18:01"))
+    await _log(mentor, mentee, marks, "пробная рабочая встреча")
+    for user in (mentee, mentor):
+        again = await _expect(user, AGAIN, marks[user.id])
+        assert "Наставник Петров" in again.text or "Ученик Иванов" in again.text
+    await mentee.press("📝 Ответить", await _expect(mentee, AGAIN, marks[mentee.id]))
+    await mentee.press("Да, подходим", await mentee.wait_message("Как теперь"))
+    await mentee.wait_message("Спасибо! Ответы сохранены")
+    assert query(scene.db_path, "SELECT milestone, count(*) FROM survey_responses "
+                 "GROUP BY milestone ORDER BY milestone") == [
+        ("fit-again:2", 2), ("intro", 2)]
+    for user in (mentee, mentor):
+        assert len(_found(user, AGAIN, marks[user.id])) == 1
     assert "Traceback" not in bot.log_text()

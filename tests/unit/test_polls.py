@@ -5,7 +5,10 @@ with a moved clock, "not a fit" → the curator's alert → the pair ended for a
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
+import pytest
+import yaml
 from sqlalchemy import func, select
 
 from bot.i18n import translator
@@ -36,6 +39,7 @@ from tests.unit.journal_world import (  # noqa: F401 - fixtures used by name
     db,
     world,
 )
+from tests.unit.test_questionnaire_data import _check_i18n, _validate_question
 
 
 async def _curator(world: World) -> Membership:
@@ -271,3 +275,26 @@ async def test_a_poll_of_an_ended_pair_is_not_chased(world: World) -> None:
     assert await polls.due(world.session, NOW + dt.timedelta(days=2, minutes=1)) == []
     rows = (await world.session.execute(select(SurveyResponse))).scalars().all()
     assert len(rows) == len(notices) and all(r.closed_at is not None for r in rows)
+
+
+@pytest.mark.parametrize("path", sorted(polls.POLLS_DIR.glob("*.yaml")), ids=lambda p: p.name)
+def test_poll_file_schema(path: Path) -> None:
+    """The questionnaire data checks, for polls: RU and EN, plain texts, the file named
+    after the id, no forms; plus the milestone and the ids the bot acts on."""
+    with path.open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    assert path.name == f"{data['id']}.yaml" and data["id"].startswith("poll-")
+    assert data["forms"] == [] and data["role"] in {"any", "mentee", "mentor"}
+    assert data["milestone"] in set(polls.Milestone)
+    _check_i18n(data["title"], f"{path.name}.title")
+    if "intro" in data:
+        _check_i18n(data["intro"], f"{path.name}.intro")
+    earlier: dict[str, dict] = {}
+    for i, question in enumerate(data["questions"]):
+        _validate_question(question, f"{path.name}#{i}", earlier)
+        earlier[question["id"]] = question
+    if "fit" in earlier:
+        assert data["questions"][-1]["id"] == "fit"  # the alert goes when the poll ends
+        assert [o["id"] for o in earlier["fit"]["options"]] == ["good_fit", "not_sure", "not_fit"]
+    if "satisfaction" in earlier:
+        assert earlier["satisfaction"]["type"] == "scale"

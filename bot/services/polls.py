@@ -64,6 +64,7 @@ class Milestone(StrEnum):
     PLANNING = "planning"
     FINAL = "final"
     FIT_AGAIN = "fit-again"  # a "not sure" is asked again after the next meeting
+    PROCESS = "process"  # mid-programme, June, December (bot/services/process_polls.py)
 
 
 class NoticeKind(StrEnum):
@@ -160,12 +161,20 @@ async def ask(
     milestone: str, now: dt.datetime,
 ) -> PollNotice | None:
     """Give one side a poll about the pair; None when it was given before (or the person
-    cannot be reached)."""
+    cannot be reached: the envelope is then recorded as closed, never sent)."""
     if await q.find(session, poll.id, membership_id, pair_id, milestone) is not None:
         return None
     people = await q_members.members(session, [membership_id, partner_id])
     member, partner = people.get(membership_id), people.get(partner_id)
-    if member is None or not _reachable(member):
+    if member is None:
+        return None
+    if not _reachable(member):
+        session.add(SurveyResponse(
+            survey_id=poll.id, survey_version=poll.questionnaire.version,
+            membership_id=membership_id, pair_id=pair_id, milestone=milestone, answers={},
+            closed_at=now,
+        ))
+        await session.flush()
         return None
     envelope = SurveyResponse(
         survey_id=poll.id, survey_version=poll.questionnaire.version,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Pair, Programme, SurveyResponse
+from db.models import ACTIVE_PAIR_STATUSES, Organisation, Pair, Programme, SurveyResponse
 
 
 async def find(
@@ -122,3 +122,47 @@ async def has_open(
         SurveyResponse.closed_at.is_(None),
     ).limit(1)
     return (await session.execute(stmt)).first() is not None
+
+
+async def live_programmes(
+    session: AsyncSession, today: dt.date
+) -> Sequence[tuple[int, dt.date, dt.date, str]]:
+    """(programme id, start, end, the organisation's timezone) of programmes running around
+    `today` (a day's margin either side for timezones)."""
+    margin = dt.timedelta(days=1)
+    stmt = (
+        select(Programme.id, Programme.start_date, Programme.end_date, Organisation.timezone)
+        .join(Organisation, Organisation.id == Programme.organisation_id)
+        .where(
+            Programme.is_archived.is_(False),
+            Programme.start_date <= today + margin,
+            Programme.end_date >= today - margin,
+        )
+        .order_by(Programme.id)
+    )
+    return [(a, b, c, d) for a, b, c, d in (await session.execute(stmt)).all()]
+
+
+async def pairs_not_asked(
+    session: AsyncSession, programme_id: int, milestone: str, decided_before: dt.datetime,
+    limit: int,
+) -> Sequence[tuple[int, int, int]]:
+    """(pair, mentee, mentor) of the programme's working pairs approved before the moment
+    whose mentee has no envelope for the milestone yet."""
+    asked = select(SurveyResponse.id).where(
+        SurveyResponse.pair_id == Pair.id,
+        SurveyResponse.membership_id == Pair.mentee_membership_id,
+        SurveyResponse.milestone == milestone,
+    )
+    stmt = (
+        select(Pair.id, Pair.mentee_membership_id, Pair.mentor_membership_id)
+        .where(
+            Pair.programme_id == programme_id,
+            Pair.status.in_(ACTIVE_PAIR_STATUSES),
+            Pair.decided_at <= decided_before,
+            ~asked.exists(),
+        )
+        .order_by(Pair.id)
+        .limit(limit)
+    )
+    return [(a, b, c) for a, b, c in (await session.execute(stmt)).all()]

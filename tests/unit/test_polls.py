@@ -12,7 +12,15 @@ import yaml
 from sqlalchemy import func, select
 
 from bot.i18n import translator
-from bot.services import journal, milestones, organisations, pairing, polls, privacy
+from bot.services import (
+    journal,
+    milestones,
+    organisations,
+    pairing,
+    polls,
+    privacy,
+    process_polls,
+)
 from bot.services.polls import NoticeKind, Reason
 from bot.services.questionnaires import Catalog
 from bot.services.stages import Milestone, advance_on_held
@@ -257,7 +265,7 @@ async def test_forget_erases_free_texts_and_keeps_counts(world: World) -> None:
 def test_poll_files_load_and_stay_out_of_the_role_catalog() -> None:
     loaded = polls.default_polls()
     assert {p.milestone for p in loaded.values()} == {
-        "intro", "fit-again", "planning", "final"
+        "intro", "fit-again", "planning", "final", "process"
     }
     for poll in loaded.values():
         for question in poll.questionnaire.questions:
@@ -298,3 +306,36 @@ def test_poll_file_schema(path: Path) -> None:
         assert [o["id"] for o in earlier["fit"]["options"]] == ["good_fit", "not_sure", "not_fit"]
     if "satisfaction" in earlier:
         assert earlier["satisfaction"]["type"] == "scale"
+
+
+def test_process_rounds_mid_june_december() -> None:
+    start, end = dt.date(2026, 9, 1), dt.date(2027, 5, 31)  # the middle: 15 January
+    rounds = process_polls.open_rounds
+    assert [r.key for r in rounds(start, end, dt.date(2026, 12, 1))] == ["2026-12"]
+    assert [r.key for r in rounds(start, end, dt.date(2026, 12, 15))] == []  # 14 days open
+    assert [r.key for r in rounds(start, end, dt.date(2027, 1, 15))] == ["mid"]
+    assert rounds(start, end, dt.date(2027, 6, 1)) == []  # after the end
+    # a programme whose middle is near 1 June: one questionnaire, the middle one
+    near = (dt.date(2027, 1, 1), dt.date(2027, 11, 1))  # the middle: 2 June
+    assert rounds(*near, dt.date(2027, 6, 1)) == []
+    assert [r.key for r in rounds(*near, dt.date(2027, 6, 2))] == ["mid"]
+    assert [r.key for r in rounds(start, dt.date(2027, 12, 31), dt.date(2027, 5, 3))] == ["mid"]
+
+
+async def test_process_round_asks_every_working_pair_once(world: World) -> None:
+    world.pair.status = PairStatus.TRIAL
+    other_mentee, other_m = await world.member("Ученица Анна", Role.MENTEE)
+    late = await world.pair_of(world.mentor_m, other_m)
+    late.decided_at = dt.datetime(2026, 12, 5, tzinfo=dt.UTC)  # after the round began
+    await world.session.flush()
+    before = dt.datetime(2026, 12, 1, 6, 0, tzinfo=dt.UTC)  # 09:00 in Moscow
+    assert await process_polls.due(world.session, before) == []
+    now = dt.datetime(2026, 12, 1, 7, 5, tzinfo=dt.UTC)  # 10:05 in Moscow
+    notices = await process_polls.due(world.session, now)
+    assert {(n.poll_id, n.telegram_id, n.pair_id) for n in notices} == {
+        ("poll-process", world.mentee.telegram_id, world.pair.id),
+        ("poll-process", world.mentor.telegram_id, world.pair.id),
+    }
+    assert await process_polls.due(world.session, now + dt.timedelta(days=3)) == []
+    text, _ = render(notices[0])
+    assert "Как идёт программа" in text

@@ -139,7 +139,7 @@ async def finished(ctx: Ctx, membership: Membership, cursor: Cursor) -> None:
     elif cursor.response.stage == answering.ENTRY:
         await ctx.send(t(f"questionnaire.in_base_{membership.role}"))
     elif polls.is_poll_stage(cursor.response.stage):  # a feedback poll (bot/services/polls)
-        alerts = await polls.submit(ctx.session, cursor.response, ctx.now)
+        alerts = await polls.submit(ctx.session, cursor.response, ctx.now, cursor.answers)
         await poll_views.queue(ctx.session, alerts, ctx.now)
         await ctx.send(t("polls.thanks"))
     else:

@@ -33,8 +33,8 @@ async def on_start(query: CallbackQuery, callback_data: PollCb, ctx: Ctx) -> Non
     cursor, _ = found
     await ctx.answer(query)
     if cursor.finished:
-        await views.queue(ctx.session, await polls.submit(ctx.session, cursor.response, ctx.now),
-                          ctx.now)
+        alerts = await polls.submit(ctx.session, cursor.response, ctx.now, cursor.answers)
+        await views.queue(ctx.session, alerts, ctx.now)
         await ctx.send(ctx.t("polls.thanks"))
         return
     if cursor.answers:

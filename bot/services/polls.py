@@ -43,7 +43,6 @@ from db.queries import audit
 from db.queries import participants as q_people
 from db.queries import polls as q
 from db.queries import reminders as q_members
-from db.queries import responses as q_responses
 
 POLLS_DIR = DATA_DIR.parent / "polls"
 STAGE_PREFIX = "poll:"
@@ -245,7 +244,8 @@ async def open_poll(
 
 
 async def submit(
-    session: AsyncSession, response: QuestionnaireResponse, now: dt.datetime
+    session: AsyncSession, response: QuestionnaireResponse, now: dt.datetime,
+    answers: Mapping[str, Any] | None = None,
 ) -> list[PollNotice]:
     """A poll's last answer was given: the envelope is answered; a "not a fit" or a low
     satisfaction tells the curators at once. Repeats return nothing."""
@@ -254,7 +254,8 @@ async def submit(
     if (envelope is None or poll is None or envelope.submitted_at is not None
             or envelope.closed_at is not None or response.status != ResponseStatus.DONE):
         return []
-    answers = q_responses.answer_map(response)
+    if answers is None:
+        answers = await q.answers_of(session, response.id)
     kept: dict[str, Any] = {}
     for question in poll.questionnaire.questions:
         if question.id in answers and not question.stores_personal:
@@ -392,9 +393,7 @@ async def pair_polls(
             continue
         answers: dict[str, Any] = dict(envelope.answers or {})
         if envelope.response_id is not None:
-            response = await q_responses.get(session, envelope.response_id)
-            if response is not None:
-                answers.update(q_responses.answer_map(response))
+            answers.update(await q.answers_of(session, envelope.response_id))
         member = people.get(envelope.membership_id)
         found.append(PairPoll(
             poll, member.role if member else "", envelope.milestone or "", envelope.sent_at,

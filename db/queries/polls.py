@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import ACTIVE_PAIR_STATUSES, Organisation, Pair, Programme, SurveyResponse
+from db.models import (
+    ACTIVE_PAIR_STATUSES,
+    Answer,
+    Organisation,
+    Pair,
+    Programme,
+    SurveyResponse,
+)
 
 
 async def find(
@@ -166,3 +174,10 @@ async def pairs_not_asked(
         .limit(limit)
     )
     return [(a, b, c) for a, b, c in (await session.execute(stmt)).all()]
+
+
+async def answers_of(session: AsyncSession, response_id: int) -> dict[str, Any]:
+    """A response's answers by question id (a statement of its own: the response's collection
+    need not be loaded)."""
+    stmt = select(Answer.question_id, Answer.value).where(Answer.response_id == response_id)
+    return {qid: value for qid, value in (await session.execute(stmt)).all()}

@@ -25,8 +25,10 @@ from bot.middlewares import (
     ParticipantMiddleware,
     SkipLateCallbackAnswers,
     TransactionCheckMiddleware,
+    inline_sync_filters,
 )
 from bot.ratelimit import FloodLimiter, RetryAfterMiddleware
+from bot.services.closing import full_catalog
 from bot.services.consent import CONSENT_FILE, load_document
 from bot.services.polls import with_polls
 from bot.services.questionnaires import DATA_DIR, Catalog
@@ -87,7 +89,7 @@ def create_dispatcher(
         database=database,
         sessionmaker=database.sessionmaker,
         clock=clock or (OffsetClock() if settings.clock_control else SystemClock()),
-        catalog=catalog or with_polls(Catalog.from_dir(settings.questionnaires_dir or DATA_DIR)),
+        catalog=catalog or with_polls(full_catalog(settings.questionnaires_dir or DATA_DIR)),
         bot_username="",
         consent=consent,
     )
@@ -99,6 +101,7 @@ def create_dispatcher(
     dp.update.outer_middleware(ParticipantMiddleware(settings.admin_ids))
     dp.update.outer_middleware(ContextMiddleware())
     dp.include_routers(*get_routers())
+    inline_sync_filters(dp)
     return dp
 
 

@@ -18,12 +18,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GUEST = ("start", "help", "cancel")
-PARTICIPANT = ("questionnaire", "meeting", "meetings", "journal", "plan", "pause", "resume")
+PARTICIPANT = (
+    "questionnaire", "meeting", "meetings", "journal", "plan", "pause", "resume", "portfolio",
+)
 PERSONAL = ("me", "forget")  # anyone who gave the bot personal data
 GENERAL = ("help", "cancel")
 CURATOR = (
     "programmes", "newprogramme", "invite", "mentees", "mentors", "match", "pairs", "pair",
     "unpair", "preferences", "journal", "plan", "remind", "polls", "broadcast", "paused",
+    "complete", "monitoring", "reports",
 )
 COORDINATOR = ("neworg", "orgs", "curatorinvite")
 # Commands that answer only a curator (or a coordinator); the fallback says so to others.

@@ -43,6 +43,8 @@ class Settings(DatabaseSettings):
     questionnaires_dir: Path | None = None
     # Another consent document (the default is bot/data/consent.yaml).
     consent_file: Path | None = None
+    # Where files attached to final reports are kept (created when first needed).
+    files_dir: Path = Path("./data/files")
     # A developer check: fail any Telegram request made while a transaction is open.
     strict_transactions: bool = False
     # Pacing (bot/ratelimit.py): messages per second the bot sends on its own initiative

@@ -35,14 +35,19 @@ from bot.render import TEXT_LIMIT, split_html, visible_len
 from bot.services.consent import ConsentDocument, load_document
 from bot.services.questionnaires import Catalog
 from db.models import Participant, Role
+from db.sqlite_fast import point_statements
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 async def commit_update(session: AsyncSession) -> None:
-    """The one commit point of an update's work (also used by the session middleware)."""
-    if session.in_transaction():
-        await session.commit()
+    """The one commit point of an update's work (also used by the session middleware).
+
+    Changes to objects already in the session (the dialog state after a reply) wait for
+    this flush without having opened a transaction."""
+    if session.in_transaction() or session.dirty or session.new or session.deleted:
+        with point_statements():  # the flush writes rows by primary key; COMMIT is threaded
+            await session.commit()
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ from typing import Any
 from aiogram.exceptions import TelegramBadRequest
 
 from bot.context import Ctx
-from bot.services import answering, onboarding, polls
+from bot.services import answering, closing, onboarding, polls
 from bot.services.answering import Cursor
 from bot.services.onboarding import Next
 from bot.states import Answering
@@ -138,6 +138,10 @@ async def finished(ctx: Ctx, membership: Membership, cursor: Cursor) -> None:
         await begin(ctx, membership, answering.ENTRY)
     elif cursor.response.stage == answering.ENTRY:
         await ctx.send(t(f"questionnaire.in_base_{membership.role}"))
+    elif closing.is_closing_stage(cursor.response.stage):  # the closing hook
+        from bot import flows_closing  # it starts items with show(): imported late
+
+        await flows_closing.finished(ctx, membership, cursor)
     elif polls.is_poll_stage(cursor.response.stage):  # a feedback poll (bot/services/polls)
         alerts = await polls.submit(ctx.session, cursor.response, ctx.now, cursor.answers)
         await poll_views.queue(ctx.session, alerts, ctx.now)

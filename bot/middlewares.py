@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from aiogram import BaseMiddleware, Bot
+from aiogram import BaseMiddleware, Bot, Router
 from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
@@ -25,6 +25,7 @@ from bot.i18n import pick_language, translator
 from bot.roles import roles_of
 from db.fsm_storage import update_session
 from db.queries import participants as q
+from db.sqlite_fast import point_statements
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,8 @@ class ParticipantMiddleware(BaseMiddleware):
         session: AsyncSession = data["session"]
         participant = None
         if user is not None:
-            participant = await q.by_telegram_id(session, user.id)
+            with point_statements():
+                participant = await q.by_telegram_id(session, user.id)
             if participant is not None:
                 # They wrote to us (or unblocked the bot): messages reach them again.
                 await q.mark_reachable(session, participant)
@@ -227,3 +229,30 @@ class SkipLateCallbackAnswers(BaseRequestMiddleware):
                 return Response[bool](ok=True, result=True)
             state.answered = True
         return await make_request(bot, method)
+
+
+def inline_sync_filters(router: Router) -> None:
+    """Run the synchronous filters of a router tree on the event loop.
+
+    aiogram runs every filter that is not a coroutine function (magic filters such as
+    ``F.text``) with ``asyncio.to_thread``: a thread-pool hand-off for each check of each
+    update on each router it passes (py-spy: the largest single cost of the questionnaire's
+    updates). A filter is a cheap pure check; awaiting it directly gives the same answer.
+    Call once, after the routers are included.
+    """
+    for observer in router.observers.values():
+        holders = [observer._handler, *observer.handlers]
+        for holder in holders:
+            for item in holder.filters or ():
+                if not item.awaitable:
+                    item.callback = _awaitable(item.callback)
+                    item.awaitable = True
+    for child in router.sub_routers:
+        inline_sync_filters(child)
+
+
+def _awaitable(check: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        return check(*args, **kwargs)
+
+    return call

@@ -9,16 +9,18 @@ from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StorageKey
-from sqlalchemy import delete
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import FsmRecord
+from db.sqlite_fast import point_statements
 
 # The session of the update being handled. Dialog state written while handling an update
 # goes into that update's transaction: it commits or rolls back with the handler's changes,
 # and on SQLite a second connection would wait for the write lock the first one holds.
 update_session: ContextVar[AsyncSession | None] = ContextVar("update_session", default=None)
+_CACHE = "fsm_records"
 
 
 class DatabaseStorage(BaseStorage):
@@ -37,52 +39,72 @@ class DatabaseStorage(BaseStorage):
     async def _session(self) -> AsyncIterator[AsyncSession]:
         shared = update_session.get()
         if shared is not None:
-            yield shared
+            with point_statements():  # one row by primary key
+                yield shared
             return
         async with self._sessionmaker() as session:
             yield session
             await session.commit()
 
-    async def _upsert(self, key: StorageKey, **values: Any) -> None:
+    # The dialog of the update's user is read once and written with single statements:
+    # (state, data, whether the row exists), per key, in the session's info.
+    async def _read(self, session: AsyncSession, key: str) -> tuple[str | None, Any, bool]:
+        cache: dict[str, tuple[str | None, Any, bool]] = session.info.setdefault(_CACHE, {})
+        found = cache.get(key)
+        if found is None:
+            row = (
+                await session.execute(
+                    select(FsmRecord.state, FsmRecord.data).where(FsmRecord.key == key)
+                )
+            ).first()
+            found = (row.state, row.data, True) if row is not None else (None, None, False)
+            cache[key] = found
+        return found
+
+    async def _write(self, key: StorageKey, **values: Any) -> None:
         storage_key = self._key(key)
         async with self._session() as session:
-            record = await session.get(FsmRecord, storage_key)
-            if record is not None:
-                for name, value in values.items():
-                    setattr(record, name, value)
-                if record.state is None and not record.data:
-                    await session.delete(record)  # a finished dialog leaves no row behind
-                await session.flush()
+            state, data, exists = await self._read(session, storage_key)
+            state = values.get("state", state)
+            data = values.get("data", data)
+            cache = session.info[_CACHE]
+            if state is None and not data:
+                if exists:  # a finished dialog leaves no row behind
+                    await session.execute(delete(FsmRecord).where(FsmRecord.key == storage_key))
+                cache[storage_key] = (None, None, False)
                 return
-            if all(value is None for value in values.values()):
-                return
+            cache[storage_key] = (state, data, True)
+            if exists:
+                done = await session.execute(
+                    update(FsmRecord).where(FsmRecord.key == storage_key).values(**values)
+                )
+                if done.rowcount:  # type: ignore[attr-defined]
+                    return
             try:
                 async with session.begin_nested():
-                    session.add(FsmRecord(key=storage_key, **values))
+                    await session.execute(
+                        insert(FsmRecord).values(key=storage_key, state=state, data=data)
+                    )
             except IntegrityError:
                 # A concurrent first write for the same key (PostgreSQL): update instead.
-                record = await session.get(FsmRecord, storage_key, populate_existing=True)
-                assert record is not None
-                for name, value in values.items():
-                    setattr(record, name, value)
-                await session.flush()
+                await session.execute(
+                    update(FsmRecord).where(FsmRecord.key == storage_key).values(**values)
+                )
 
     async def set_state(self, key: StorageKey, state: str | State | None = None) -> None:
         value = state.state if isinstance(state, State) else state
-        await self._upsert(key, state=value)
+        await self._write(key, state=value)
 
     async def get_state(self, key: StorageKey) -> str | None:
         async with self._session() as session:
-            record = await session.get(FsmRecord, self._key(key))
-            return record.state if record else None
+            return (await self._read(session, self._key(key)))[0]
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
-        await self._upsert(key, data=dict(data) or None)
+        await self._write(key, data=dict(data) or None)
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         async with self._session() as session:
-            record = await session.get(FsmRecord, self._key(key))
-            return dict(record.data or {}) if record else {}
+            return dict((await self._read(session, self._key(key)))[1] or {})
 
     async def close(self) -> None:
         return None
@@ -92,5 +114,6 @@ async def forget_dialogs(session: AsyncSession, telegram_id: int) -> None:
     """Delete every stored dialog of a user (their FSM data may hold typed answers)."""
     # DefaultKeyBuilder: prefix:bot_id:chat_id:user_id[:thread][:business]:destiny
     await session.execute(delete(FsmRecord).where(FsmRecord.key.like(f"%:{telegram_id}:%")))
+    session.info.pop(_CACHE, None)
 
 

@@ -378,6 +378,7 @@ class PreferenceRound(Base):
 
 
 # Re-exported: the working cycle's models live in their own module.
+from db.models_cycle import Attachment as Attachment  # noqa: E402
 from db.models_cycle import AuditLog as AuditLog  # noqa: E402
 from db.models_cycle import Broadcast as Broadcast  # noqa: E402
 from db.models_cycle import ClockOffset as ClockOffset  # noqa: E402

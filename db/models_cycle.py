@@ -261,3 +261,28 @@ class FsmRecord(Base):
     state: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Attachment(Base):
+    """A file a participant attached to their final report (their portfolio): the bytes
+    live in the file storage (settings.files_dir) under the opaque `storage_key`."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("questionnaire_responses.id", ondelete="CASCADE"), index=True
+    )
+    membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id"), index=True)
+    pair_id: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # photo | document
+    storage_key: Mapped[str] = mapped_column(String(64), unique=True)
+    file_unique_id: Mapped[str] = mapped_column(String(128))  # Telegram's, to skip repeats
+    file_name: Mapped[str | None] = mapped_column(String(255))  # personal: erased by /forget
+    mime_type: Mapped[str | None] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("response_id", "file_unique_id", name="attachment_once"),
+    )

@@ -8,6 +8,7 @@ from aiogram import Router
 def get_routers() -> list[Router]:
     from handlers import (
         broadcast,
+        closing,
         common,
         coordinator,
         curator,
@@ -41,6 +42,7 @@ def get_routers() -> list[Router]:
         meetings.create_router(),
         pause.create_router(),
         broadcast.create_router(),
+        closing.create_router(),
         polls.create_router(),
         curator.create_router(),
         fallback.create_router(),

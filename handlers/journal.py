@@ -17,7 +17,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.context import Ctx
 from bot.ids import parse_id
-from bot.services import journal, milestones, people
+from bot.services import closing, journal, milestones, people
 from bot.services.errors import ServiceError
 from bot.views import journal as views
 from bot.views import polls as poll_views
@@ -203,6 +203,10 @@ async def _finish(ctx: Ctx) -> None:
     reached = None
     if result.stage is not None:
         reached = result.stage.milestones[0].reached.value
+        for milestone in result.stage.milestones:
+            if milestone.reached == PairStatus.FINAL:
+                # closing hook (lead: keep one call site)
+                await closing.on_final(ctx.session, milestone.pair_id, ctx.now)
     if result.outcome == journal.Outcome.REPEATED:
         await ctx.send(ctx.t("journal.already"))
         return

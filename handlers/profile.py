@@ -9,7 +9,7 @@ from aiogram.types import CallbackQuery, Message
 from bot import flows
 from bot.commands import update_menu
 from bot.context import Ctx
-from bot.services import answering, polls, privacy
+from bot.services import answering, attachments, polls, privacy
 from bot.services.errors import ServiceError
 from bot.views import profile as views
 from db.models import ParticipantStatus
@@ -68,7 +68,8 @@ async def forget_do(query: CallbackQuery, callback_data: ForgetCb, ctx: Ctx) -> 
     )
     await views.tell_partners(ctx.session, result, now=ctx.now)
     await views.tell_curators(ctx.session, result, now=ctx.now)
-    await ctx.answer(query)
+    await ctx.answer(query)  # commits: the attachment rows are gone, now their files
+    attachments.remove_files(ctx.settings.files_dir, result.files)
     await ctx.send(t("forget.done"))
     await update_menu(ctx, frozenset())
 

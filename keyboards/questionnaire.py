@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import Translator
 from bot.services.questionnaires import Question
@@ -20,43 +19,35 @@ def question_keyboard(
     selected: list[str] | None = None,
     can_go_back: bool,
 ) -> InlineKeyboardMarkup | None:
-    builder = InlineKeyboardBuilder()
-    sizes: list[int] = []
+    # Rows built directly: shown after every answer, and the builder deep-copies its buttons.
+    def button(text: str, action: QAction, value: int = 0) -> InlineKeyboardButton:
+        data = QCb(a=action, r=response_id, q=index, v=value).pack()
+        return InlineKeyboardButton(text=short(text), callback_data=data)
 
-    def add(text: str, action: QAction, value: int = 0) -> None:
-        builder.button(
-            text=short(text), callback_data=QCb(a=action, r=response_id, q=index, v=value)
-        )
-
+    rows: list[list[InlineKeyboardButton]] = []
     if question.type == "single":
-        for i, option in enumerate(question.options):
-            add(t.pick(option.text), QAction.OPTION, i)
-        sizes += [1] * len(question.options)
+        rows += [
+            [button(t.pick(option.text), QAction.OPTION, i)]
+            for i, option in enumerate(question.options)
+        ]
     elif question.type == "multi":
         chosen = set(selected or ())
         for i, option in enumerate(question.options):
             mark = "✅ " if option.id in chosen else "▫️ "
-            add(mark + t.pick(option.text), QAction.TOGGLE, i)
-        add(t("common.done"), QAction.DONE)
-        sizes += [1] * (len(question.options) + 1)
+            rows.append([button(mark + t.pick(option.text), QAction.TOGGLE, i)])
+        rows.append([button(t("common.done"), QAction.DONE)])
     elif question.type == "scale":
-        for value in range(1, 11):
-            add(str(value), QAction.SCALE, value)
-        sizes += [5, 5]
+        rows += [[button(str(v), QAction.SCALE, v) for v in range(a, a + 5)] for a in (1, 6)]
     elif question.type == "yesno":
-        add(t("common.answer_yes"), QAction.YESNO, 1)
-        add(t("common.answer_no"), QAction.YESNO, 0)
-        sizes.append(2)
-    nav = 0
+        rows.append(
+            [button(t("common.answer_yes"), QAction.YESNO, 1),
+             button(t("common.answer_no"), QAction.YESNO, 0)]
+        )
+    nav = []
     if can_go_back:
-        add(t("common.back"), QAction.BACK)
-        nav += 1
+        nav.append(button(t("common.back"), QAction.BACK))
     if question.optional:
-        add(t("common.skip"), QAction.SKIP)
-        nav += 1
+        nav.append(button(t("common.skip"), QAction.SKIP))
     if nav:
-        sizes.append(nav)
-    if not sizes:
-        return None
-    builder.adjust(*sizes)
-    return builder.as_markup()
+        rows.append(nav)
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None

@@ -19,7 +19,6 @@ from bot.services.questionnaires import (
     Questionnaire,
 )
 from db.models import (
-    Answer,
     Membership,
     MembershipStatus,
     Participant,
@@ -28,6 +27,7 @@ from db.models import (
 )
 from db.queries import participants as q_people
 from db.queries import responses as q
+from db.sqlite_fast import point_statements
 
 ONBOARDING = "onboarding"
 ENTRY = "entry"
@@ -67,9 +67,22 @@ def questionnaire_for(catalog: Catalog, membership: Membership, stage: str) -> Q
 
 
 async def consent_valid(session: AsyncSession, membership: Membership, version: int) -> bool:
-    """Whether the membership has a consent of the current version (the text may change)."""
-    consent = await state_for(session, membership, version)
-    return consent.satisfied(membership.participant.age_group)
+    """Whether the membership has a consent of the current version (the text may change).
+
+    Asked twice by an answer (the handler, then `answer`): the update's session remembers
+    a yes (only a yes: a no sends the person to consent, which may change it in the same
+    update). Nothing withdraws a consent and then answers within one update.
+    """
+    key = ("consent_valid", membership.participant_id, membership.organisation_id, version)
+    known = session.info.get(key)
+    if known is not None:
+        return bool(known)
+    with point_statements():  # indexed by participant and organisation
+        consent = await state_for(session, membership, version)
+    valid = consent.satisfied(membership.participant.age_group)
+    if valid:  # only a yes is kept: a refusal sends the person to consent, which changes it
+        session.info[key] = True
+    return valid
 
 
 async def require_consent(session: AsyncSession, membership: Membership, version: int) -> None:
@@ -99,11 +112,12 @@ async def start(
         )
         session.add(response)
         await session.flush()
-    return _cursor(response, questionnaire)
+    return _cursor(response, questionnaire, q.answer_map(response))
 
 
-def _cursor(response: QuestionnaireResponse, questionnaire: Questionnaire) -> Cursor:
-    answers = q.answer_map(response)
+def _cursor(
+    response: QuestionnaireResponse, questionnaire: Questionnaire, answers: dict[str, Any]
+) -> Cursor:
     if response.status == ResponseStatus.DONE:
         return Cursor(response, questionnaire, None, answers)
     current = (
@@ -120,13 +134,15 @@ async def find(
     session: AsyncSession, catalog: Catalog, response_id: int
 ) -> tuple[Cursor, Membership] | None:
     """The response and its membership; None when it is gone (or its questionnaire is)."""
-    response = await q.get(session, response_id)
-    questionnaire = catalog.get(response.questionnaire_id) if response is not None else None
-    if response is None or questionnaire is None:
-        return None
-    membership = await q_people.membership(session, response.membership_id)
+    with point_statements():  # by primary keys
+        found = await q.with_answers(session, response_id)
+        questionnaire = catalog.get(found[0].questionnaire_id) if found is not None else None
+        if found is None or questionnaire is None:
+            return None
+        response, answers = found
+        membership = await q_people.membership_of_update(session, response.membership_id)
     assert membership is not None
-    return _cursor(response, questionnaire), membership
+    return _cursor(response, questionnaire, answers), membership
 
 
 async def load(
@@ -138,14 +154,18 @@ async def load(
     return found
 
 
-def _store(cursor: Cursor, question: Question, value: AnswerValue) -> None:
-    answer = q.find_answer(cursor.response, question.id)
-    if answer is None:
-        cursor.response.answers.append(
-            Answer(question_id=question.id, value=value, is_personal=question.stores_personal)
-        )
-    else:
-        answer.value = value
+async def _store(
+    session: AsyncSession, cursor: Cursor, question: Question, value: AnswerValue
+) -> None:
+    # The cursor's answers are what the database holds: one statement, no collection.
+    response_id = cursor.response.id
+    with point_statements():  # by the unique (response, question)
+        if question.id in cursor.answers:
+            await q.set_answer(session, response_id, question.id, value)
+        else:
+            await q.add_answer(
+                session, response_id, question.id, value, personal=question.stores_personal
+            )
     cursor.answers[question.id] = value
 
 
@@ -164,7 +184,7 @@ async def answer(
     question = cursor.question
     if question is None:
         raise ServiceError("questionnaire_done")
-    _store(cursor, question, value)
+    await _store(session, cursor, question, value)
     if question.profile == "full_name" and isinstance(value, str):
         membership.participant.full_name = value
     if question.match == "capacity" and isinstance(value, int):
@@ -179,9 +199,8 @@ async def skip(
     question = cursor.question
     if question is None or not question.optional:
         raise ServiceError("cannot_skip")
-    existing = q.find_answer(cursor.response, question.id)
-    if existing is not None:
-        cursor.response.answers.remove(existing)
+    if question.id in cursor.answers:
+        await q.drop_answers(session, cursor.response.id, [question.id])
         cursor.answers.pop(question.id, None)
     return await _advance(session, cursor, membership, question, now=now)
 
@@ -199,7 +218,7 @@ async def _advance(
     if edit_only and cursor.response.status == ResponseStatus.DONE:
         missing = questionnaire.first_missing(cursor.answers)
         if missing is None or missing.optional:
-            _drop_hidden(cursor)
+            await _drop_hidden(session, cursor)
             await session.flush()
             return Cursor(cursor.response, questionnaire, None, cursor.answers)
         cursor.response.status = ResponseStatus.IN_PROGRESS
@@ -208,8 +227,9 @@ async def _advance(
         nxt = questionnaire.next_after(after.id, cursor.answers)
     cursor.response.current_question = nxt.id if nxt else None
     if nxt is None:
-        _complete(cursor, membership, now)
-    await session.flush()
+        await _complete(session, cursor, membership, now)
+    with point_statements():  # the response's row (and the membership's) by primary key
+        await session.flush()
     return Cursor(cursor.response, questionnaire, nxt, cursor.answers)
 
 
@@ -239,15 +259,18 @@ def goto(cursor: Cursor, question_id: str) -> Cursor:
     return moved
 
 
-def _drop_hidden(cursor: Cursor) -> None:
+async def _drop_hidden(session: AsyncSession, cursor: Cursor) -> None:
     visible = {q.id for q in cursor.questionnaire.visible(cursor.answers)}
-    for stale in [a for a in cursor.response.answers if a.question_id not in visible]:
-        cursor.response.answers.remove(stale)
-        cursor.answers.pop(stale.question_id, None)
+    stale = [question_id for question_id in cursor.answers if question_id not in visible]
+    await q.drop_answers(session, cursor.response.id, stale)
+    for question_id in stale:
+        cursor.answers.pop(question_id, None)
 
 
-def _complete(cursor: Cursor, membership: Membership, now: dt.datetime) -> None:
-    _drop_hidden(cursor)
+async def _complete(
+    session: AsyncSession, cursor: Cursor, membership: Membership, now: dt.datetime
+) -> None:
+    await _drop_hidden(session, cursor)
     response = cursor.response
     response.status = ResponseStatus.DONE
     response.completed_at = response.completed_at or now

@@ -29,6 +29,7 @@ from db.models import (
     Role,
 )
 from db.queries import audit
+from db.queries import closing as q_closing
 from db.queries import journal as q_journal
 from db.queries import meetings as q_meetings
 from db.queries import participants as q_people
@@ -62,6 +63,7 @@ class Forgotten:
     memberships: dict[int, list[int]] = field(default_factory=dict)  # organisation -> ids
     partners: list[PartnerNotice] = field(default_factory=list)
     curators: list[CuratorNotice] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # storage keys of attachments to delete
 
     def numbers(self, organisation_id: int) -> str:
         """The person's numbers as the organisation's curators know them (membership ids)."""
@@ -93,6 +95,9 @@ async def forget(
                 Answer.response_id.in_(response_ids), Answer.is_personal.is_(True)
             )
         )
+        # Report attachments (the portfolio): rows now, the files once this commits.
+        result.files = await q_closing.forget_attachments(session, membership_ids)
+        await q_closing.erase_pair_texts(session, membership_ids)  # reports, reviews
         # The journal's and the plan's free texts of the person's pairs (both sides wrote them).
         await q_journal.erase_texts_of(session, membership_ids)
         result.closed_pairs = await _close_pairs(session, membership_ids, participant.id, now)
@@ -133,6 +138,7 @@ async def forget(
     await _drop_queued_mentions(session, names)
     await q_meetings.forget_places(session, participant.id)  # free text they typed
     await broadcast.drop_drafts(session, created_by=participant.id)  # a curator's own texts
+    await q_closing.erase_override_reasons(session, participant.id)  # reasons they typed
     result.partners = await _partners(session, result.closed_pairs, membership_ids)
 
     participant.full_name = None

@@ -16,12 +16,13 @@ LIVE_STATUSES = tuple(
 
 
 async def by_telegram_id(session: AsyncSession, telegram_id: int) -> Participant | None:
+    """The participant with their memberships, in one statement (read on every update)."""
     stmt = (
         select(Participant)
         .where(Participant.telegram_id == telegram_id)
-        .options(selectinload(Participant.memberships))
+        .options(joinedload(Participant.memberships))
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return (await session.execute(stmt)).unique().scalar_one_or_none()
 
 
 async def get_or_create(session: AsyncSession, telegram_id: int, language: str) -> Participant:
@@ -45,6 +46,17 @@ async def membership(session: AsyncSession, membership_id: int) -> Membership | 
         )
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def membership_of_update(session: AsyncSession, membership_id: int) -> Membership | None:
+    """The membership with its participant: from the session when the update has it already
+    (the participant middleware loads the person's memberships), else in one statement.
+
+    Its organisation and programme are not loaded; use `membership()` where they are read."""
+    found = await session.get(
+        Membership, membership_id, options=[joinedload(Membership.participant)]
+    )
+    return found
 
 
 async def find_membership(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -45,6 +46,58 @@ async def of_memberships(
         .order_by(QuestionnaireResponse.id)
     )
     return (await session.execute(stmt)).scalars().all()
+
+
+async def with_answers(
+    session: AsyncSession, response_id: int
+) -> tuple[QuestionnaireResponse, dict[str, Any]] | None:
+    """The response and its answers as {question id: value}, in one statement.
+
+    The answers come as two columns, not as objects (the update that answers a question
+    needs their values, not a collection to keep in sync); `response.answers` stays
+    unloaded. Write them with `add_answer`/`set_answer`/`drop_answers`."""
+    stmt = (
+        select(QuestionnaireResponse, Answer.question_id, Answer.value)
+        .outerjoin(Answer, Answer.response_id == QuestionnaireResponse.id)
+        .where(QuestionnaireResponse.id == response_id)
+        .order_by(Answer.id)
+    )
+    rows = (await session.execute(stmt)).all()
+    if not rows:
+        return None
+    return rows[0][0], {qid: value for _, qid, value in rows if qid is not None}
+
+
+async def add_answer(
+    session: AsyncSession, response_id: int, question_id: str, value: Any, *, personal: bool
+) -> None:
+    await session.execute(
+        insert(Answer).values(
+            response_id=response_id, question_id=question_id, value=value, is_personal=personal
+        )
+    )
+
+
+async def set_answer(
+    session: AsyncSession, response_id: int, question_id: str, value: Any
+) -> None:
+    await session.execute(
+        update(Answer)
+        .where(Answer.response_id == response_id, Answer.question_id == question_id)
+        .values(value=value)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def drop_answers(
+    session: AsyncSession, response_id: int, question_ids: Sequence[str]
+) -> None:
+    if question_ids:
+        await session.execute(
+            delete(Answer)
+            .where(Answer.response_id == response_id, Answer.question_id.in_(question_ids))
+            .execution_options(synchronize_session=False)
+        )
 
 
 def answer_map(response: QuestionnaireResponse) -> dict[str, object]:

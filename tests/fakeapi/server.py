@@ -1189,6 +1189,47 @@ class FakeUser:
         self.incoming[message_id] = message
         return self.fake.enqueue_update({"message": message})
 
+    async def send_file(
+        self,
+        content: bytes,
+        *,
+        kind: str = "document",
+        filename: str | None = None,
+        mime_type: str | None = None,
+        caption: str | None = None,
+    ) -> int:
+        """Send a photo or a document to the bot (the bot can getFile and download it);
+        return the update id."""
+        if self.blocked:
+            raise AssertionError(f"{self!r} has blocked the bot; call unblock() first")
+        self.started = True
+        message_id = next(self._message_ids)
+        number = next(self.fake._file_ids)
+        sent = SentFile(
+            kind=kind, chat_id=self.id, message_id=message_id, filename=filename,
+            content=content, mime_type=mime_type,
+            file_id=f"IN{kind.upper()}-{number:06d}-{self.id}", file_unique_id=f"V{number:06d}",
+            caption=caption,
+        )
+        self.fake._files[sent.file_id] = sent
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "from": self.api_user(),
+            "chat": self.api_chat(),
+            "date": int(time.time()),
+        }
+        described = {"file_id": sent.file_id, "file_unique_id": sent.file_unique_id,
+                     "file_size": len(content)}
+        if kind == "photo":
+            message["photo"] = [{**described, "width": 800, "height": 600}]
+        else:
+            message["document"] = {**described, **({"file_name": filename} if filename else {}),
+                                   **({"mime_type": mime_type} if mime_type else {})}
+        if caption:
+            message["caption"] = caption
+        self.incoming[message_id] = message
+        return self.fake.enqueue_update({"message": message})
+
     async def press(
         self, button: str, message: BotMessage | int | None = None, *, exact: bool = True
     ) -> str:

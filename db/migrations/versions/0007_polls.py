@@ -1,8 +1,8 @@
 """polls: survey_responses tracks the engine's response, the reminder, the close and when the
 poll job looks next; organisations.satisfied_from (the "satisfied" threshold, default 8)
 
-Revision ID: 0006_polls
-Revises: 0005_nudges
+Revision ID: 0007_polls
+Revises: 0006_closing
 Create Date: 2026-11-24 00:30:00
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import db.models
 
-revision: str = '0006_polls'
-down_revision: str | None = '0005_nudges'
+revision: str = '0007_polls'
+down_revision: str | None = '0006_closing'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

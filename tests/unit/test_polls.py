@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy import func, select
 
 from bot.i18n import translator
+from bot.ids import MAX_ID
 from bot.services import (
     journal,
     milestones,
@@ -34,6 +36,7 @@ from db.models import (
     Membership,
     MembershipStatus,
     OutboxMessage,
+    Pair,
     PairStatus,
     ResponseStatus,
     Role,
@@ -41,13 +44,17 @@ from db.models import (
 )
 from db.queries import pairs as q_pairs
 from db.queries import responses as q_responses
+from keyboards import polls as poll_kb
 from tests.unit.journal_world import (  # noqa: F401 - fixtures used by name
     NOW,
     World,
     db,
     world,
 )
+from tests.unit.test_journal_dispatch import _press, app  # noqa: F401 - the fixture
 from tests.unit.test_questionnaire_data import _check_i18n, _validate_question
+
+T = translator("ru")
 
 
 async def _curator(world: World) -> Membership:
@@ -339,3 +346,37 @@ async def test_process_round_asks_every_working_pair_once(world: World) -> None:
     assert await process_polls.due(world.session, now + dt.timedelta(days=3)) == []
     text, _ = render(notices[0])
     assert "Как идёт программа" in text
+
+
+async def test_poll_buttons_refuse_strangers_forgers_and_non_curators(app) -> None:  # type: ignore[no-untyped-def]
+    """Through the production dispatcher: a stranger's and a forged "answer" press, and a
+    participant pressing the curator's "end the pair", change nothing."""
+    fake, bot, dp, database = app
+    async with database.sessionmaker() as session:
+        world = await World(session).setup()
+        notices = await polls.ask_both(
+            session, world.pair.id, world.mentee_m.id, world.mentor_m.id, "intro", NOW
+        )
+        await session.commit()
+        mentee_notice = next(n for n in notices if n.telegram_id == world.mentee.telegram_id)
+        ids = (world.mentee.telegram_id, world.stranger.telegram_id)
+        pair_id = world.pair.id
+    mentee, stranger = (fake.user(i or 0) for i in ids)
+    invite = InlineKeyboardMarkup.model_validate(
+        poll_kb.invitation(T, mentee_notice.survey_response_id))
+    assert await _press(fake, bot, dp, stranger, invite, "📝 Ответить") == T(
+        "errors.poll_not_yours")
+    forged = InlineKeyboardMarkup.model_validate(poll_kb.invitation(T, MAX_ID))
+    assert await _press(fake, bot, dp, mentee, forged, "📝 Ответить") == T("errors.poll_gone")
+    alert = InlineKeyboardMarkup.model_validate(poll_kb.alert(T, pair_id, can_end=True))
+    await _press(fake, bot, dp, mentee, alert, "🔚 Завершить пару и подобрать заново")
+    async with database.sessionmaker() as session:
+        assert (await session.get(Pair, pair_id)).status == PairStatus.APPROVED  # type: ignore[union-attr]
+        envelope = await session.get(SurveyResponse, mentee_notice.survey_response_id)
+        assert envelope is not None and envelope.response_id is None
+    # the addressee opens it: the first question is shown
+    assert await _press(fake, bot, dp, mentee, invite, "📝 Ответить") == ""
+    await mentee.wait_message("Какое впечатление")
+    async with database.sessionmaker() as session:
+        envelope = await session.get(SurveyResponse, mentee_notice.survey_response_id)
+        assert envelope is not None and envelope.response_id is not None

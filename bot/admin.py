@@ -77,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     conf.add_argument("--first-days", type=int, help="nudge: no first meeting after N days")
     conf.add_argument("--idle-days", type=int, help="nudge: no meeting held for N days")
     conf.add_argument("--escalate-days", type=int, help="curator told N days after a nudge")
+    conf.add_argument("--satisfied-from", type=int,
+                      help="polls: a 1-10 satisfaction of N or more counts as satisfied (8)")
 
     clock = sub.add_parser("clock", help="the bot's clock, for demos and tests")
     clock_sub = clock.add_subparsers(dest="clock_command", required=True)
@@ -126,6 +128,7 @@ async def _apply(args: argparse.Namespace, session: AsyncSession) -> dict[str, A
         values = await orgs.update_settings(
             session, args.org, quiet=args.quiet, first_days=args.first_days,
             idle_days=args.idle_days, escalate_days=args.escalate_days,
+            satisfied_from=args.satisfied_from,
         )
         return {"org_id": args.org, "settings": values}
     if args.command == "create-org":

@@ -30,6 +30,7 @@ from bot.middlewares import (
 from bot.ratelimit import FloodLimiter, RetryAfterMiddleware
 from bot.services.closing import full_catalog
 from bot.services.consent import CONSENT_FILE, load_document
+from bot.services.polls import with_polls
 from bot.services.questionnaires import DATA_DIR, Catalog
 from db.engine import create_engine, create_sessionmaker
 from db.fsm_storage import DatabaseStorage
@@ -88,7 +89,7 @@ def create_dispatcher(
         database=database,
         sessionmaker=database.sessionmaker,
         clock=clock or (OffsetClock() if settings.clock_control else SystemClock()),
-        catalog=catalog or full_catalog(settings.questionnaires_dir or DATA_DIR),
+        catalog=catalog or with_polls(full_catalog(settings.questionnaires_dir or DATA_DIR)),
         bot_username="",
         consent=consent,
     )

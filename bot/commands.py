@@ -25,8 +25,8 @@ PERSONAL = ("me", "forget")  # anyone who gave the bot personal data
 GENERAL = ("help", "cancel")
 CURATOR = (
     "programmes", "newprogramme", "invite", "mentees", "mentors", "match", "pairs", "pair",
-    "unpair", "preferences", "journal", "plan", "remind", "broadcast", "paused", "complete",
-    "monitoring", "reports",
+    "unpair", "preferences", "journal", "plan", "remind", "polls", "broadcast", "paused",
+    "complete", "monitoring", "reports",
 )
 COORDINATOR = ("neworg", "orgs", "curatorinvite")
 # Commands that answer only a curator (or a coordinator); the fallback says so to others.

@@ -15,11 +15,12 @@ from typing import Any
 from aiogram.exceptions import TelegramBadRequest
 
 from bot.context import Ctx
-from bot.services import answering, closing, onboarding
+from bot.services import answering, closing, onboarding, polls
 from bot.services.answering import Cursor
 from bot.services.onboarding import Next
 from bot.states import Answering
 from bot.views import onboarding as views
+from bot.views import polls as poll_views
 from bot.views.onboarding import Paper
 from bot.views.questionnaire import initial_selection, render
 from db.models import Membership, MembershipStatus, Participant, Role
@@ -141,6 +142,10 @@ async def finished(ctx: Ctx, membership: Membership, cursor: Cursor) -> None:
         from bot import flows_closing  # it starts items with show(): imported late
 
         await flows_closing.finished(ctx, membership, cursor)
+    elif polls.is_poll_stage(cursor.response.stage):  # a feedback poll (bot/services/polls)
+        alerts = await polls.submit(ctx.session, cursor.response, ctx.now, cursor.answers)
+        await poll_views.queue(ctx.session, alerts, ctx.now)
+        await ctx.send(t("polls.thanks"))
     else:
         await ctx.send(t("questionnaire.assessment_done"))
 

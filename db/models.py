@@ -109,6 +109,8 @@ class Organisation(Base):
     nudge_idle_days: Mapped[int] = mapped_column(Integer, default=14, server_default="14")
     # This many days after a nudge with nothing held: the curator is told.
     escalate_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    # Feedback polls: a 1-10 overall satisfaction at or above this counts as "satisfied".
+    satisfied_from: Mapped[int] = mapped_column(Integer, default=8, server_default="8")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     programmes: Mapped[list[Programme]] = relationship(back_populates="organisation")

@@ -187,10 +187,19 @@ class SurveyResponse(Base):
     satisfaction: Mapped[int | None] = mapped_column(Integer)  # 1-10, for the KPI
     sent_at: Mapped[dt.datetime | None] = mapped_column()
     submitted_at: Mapped[dt.datetime | None] = mapped_column()
+    # Polls (0006): the engine's response holding the answers, the one reminder, the close,
+    # and when the poll job looks at this row next (NULL once answered or closed).
+    response_id: Mapped[int | None] = mapped_column(
+        ForeignKey("questionnaire_responses.id", ondelete="SET NULL")
+    )
+    reminded_at: Mapped[dt.datetime | None] = mapped_column()
+    closed_at: Mapped[dt.datetime | None] = mapped_column()
+    due_at: Mapped[dt.datetime | None] = mapped_column(index=True)
 
     __table_args__ = (
         UniqueConstraint("survey_id", "membership_id", "milestone", "pair_id", name="once"),
         Index("ix_survey_responses_survey", "survey_id", "submitted_at"),
+        Index("ix_survey_responses_pair", "pair_id", "membership_id"),
     )
 
 

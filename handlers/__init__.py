@@ -20,6 +20,7 @@ def get_routers() -> list[Router]:
         onboarding,
         pause,
         plan,
+        polls,
         presence,
         profile,
         questionnaire,
@@ -42,6 +43,7 @@ def get_routers() -> list[Router]:
         pause.create_router(),
         broadcast.create_router(),
         closing.create_router(),
+        polls.create_router(),
         curator.create_router(),
         fallback.create_router(),
     ]

@@ -17,9 +17,10 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.context import Ctx
 from bot.ids import parse_id
-from bot.services import closing, journal, people
+from bot.services import closing, journal, milestones, people
 from bot.services.errors import ServiceError
 from bot.views import journal as views
+from bot.views import polls as poll_views
 from db.models import Pair, PairStatus, Role
 from db.queries import journal as q
 from db.queries import plans as q_plans
@@ -196,6 +197,9 @@ async def _finish(ctx: Ctx) -> None:
     assert found is not None
     timezone = found.organisation.timezone
     await views.enqueue_feedback_asks(ctx.session, result.asks, result.meeting, timezone, ctx.now)
+    if result.outcome == journal.Outcome.DONE:  # the milestone polls (bot/services/milestones)
+        notices = await milestones.on_held(ctx.session, result.meeting, result.stage, ctx.now)
+        await poll_views.queue(ctx.session, notices, ctx.now)
     reached = None
     if result.stage is not None:
         reached = result.stage.milestones[0].reached.value
@@ -230,9 +234,12 @@ async def command_in_dialog(message: Message, ctx: Ctx) -> None:
 async def on_feedback(query: CallbackQuery, callback_data: FeedbackCb, ctx: Ctx) -> None:
     data, t = callback_data, ctx.t
     if data.a == FeedbackAction.RATE:
-        _, outcome = await journal.rate(
+        row, outcome = await journal.rate(
             ctx.session, data.id, data.m, query.from_user.id, data.v, ctx.now
         )
+        if outcome == journal.Outcome.DONE:  # a rating of 1-2 alerts the curator (polls)
+            await poll_views.queue(ctx.session, await journal.low_rating_alerts(
+                ctx.session, row, ctx.now), ctx.now)
         text, markup = t("journal.rated", n=data.v), None
     else:
         took_place = data.a == FeedbackAction.YES

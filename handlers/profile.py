@@ -9,7 +9,7 @@ from aiogram.types import CallbackQuery, Message
 from bot import flows
 from bot.commands import update_menu
 from bot.context import Ctx
-from bot.services import answering, attachments, privacy
+from bot.services import answering, attachments, polls, privacy
 from bot.services.errors import ServiceError
 from bot.views import profile as views
 from db.models import ParticipantStatus
@@ -22,6 +22,8 @@ async def me(message: Message, ctx: Ctx) -> None:
         await ctx.send(ctx.t("profile.unknown"))
         return
     filled = await answering.filled(ctx.session, ctx.catalog, participant)
+    for item in filled:  # feedback polls are not part of the profile
+        item.responses = [r for r in item.responses if not polls.is_poll(r.questionnaire.id)]
     parts, buttons = views.profile(ctx.t, participant, filled)
     for part in parts[:-1]:
         await ctx.send(part)

@@ -16,6 +16,7 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ids import valid_id
+from bot.services import polls
 from bot.services.errors import NotYoursError, ServiceError, StaleError
 from bot.services.stages import StageChange, advance_on_held
 from db.models import (
@@ -267,6 +268,20 @@ async def rate(
     row.answered_at = now
     await session.flush()
     return row, Outcome.DONE
+
+
+async def low_rating_alerts(
+    session: AsyncSession, row: MeetingFeedback, now: dt.datetime
+) -> list[polls.PollNotice]:
+    """A meeting rated 1-2 tells the pair's curators at once (bot/services/polls)."""
+    if row.rating is None or row.rating > polls.LOW_RATING:
+        return []
+    meeting = await q.meeting(session, row.meeting_id)
+    pairs = await q.pairs_of_meeting(session, meeting) if meeting is not None else []
+    pair = next((p for p in pairs if p.mentee_membership_id == row.membership_id), None)
+    if pair is None:
+        return []
+    return await polls.rating_alerts(session, pair.id, row.meeting_id, row.rating, now)
 
 
 # -- who reads a pair's journal and plan ------------------------------------------------------

@@ -307,6 +307,7 @@ async def update_settings(
     first_days: int | None = None,
     idle_days: int | None = None,
     escalate_days: int | None = None,
+    satisfied_from: int | None = None,
 ) -> dict[str, object]:
     """Change an organisation's quiet hours and nudge thresholds; returns them all."""
     org = await organisation(session, org_id)
@@ -322,10 +323,15 @@ async def update_settings(
         if not 1 <= value <= 365:
             raise ServiceError("days_range", name=name)
         setattr(org, name, value)
+    if satisfied_from is not None:
+        if not 1 <= satisfied_from <= 10:
+            raise ServiceError("satisfied_range")
+        org.satisfied_from = satisfied_from
     return {
         "quiet": f"{org.quiet_from_min // 60:02d}:{org.quiet_from_min % 60:02d}-"
         f"{org.quiet_to_min // 60:02d}:{org.quiet_to_min % 60:02d}",
         "nudge_first_days": org.nudge_first_days,
         "nudge_idle_days": org.nudge_idle_days,
         "escalate_days": org.escalate_days,
+        "satisfied_from": org.satisfied_from,
     }

@@ -17,7 +17,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.context import Ctx
 from bot.ids import parse_id
-from bot.services import closing, journal, milestones, people
+from bot.services import journal, milestones, people
 from bot.services.errors import ServiceError
 from bot.views import journal as views
 from bot.views import polls as poll_views
@@ -200,13 +200,7 @@ async def _finish(ctx: Ctx) -> None:
     if result.outcome == journal.Outcome.DONE:  # the milestone polls (bot/services/milestones)
         notices = await milestones.on_held(ctx.session, result.meeting, result.stage, ctx.now)
         await poll_views.queue(ctx.session, notices, ctx.now)
-    reached = None
-    if result.stage is not None:
-        reached = result.stage.milestones[0].reached.value
-        for milestone in result.stage.milestones:
-            if milestone.reached == PairStatus.FINAL:
-                # closing hook (lead: keep one call site)
-                await closing.on_final(ctx.session, milestone.pair_id, ctx.now)
+    reached = result.stage.milestones[0].reached.value if result.stage is not None else None
     if result.outcome == journal.Outcome.REPEATED:
         await ctx.send(ctx.t("journal.already"))
         return

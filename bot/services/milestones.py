@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import polls
+from bot.services import closing, polls
 from bot.services.polls import Milestone, PollNotice
 from bot.services.stages import Milestone as Reached
 from bot.services.stages import StageChange
@@ -50,11 +50,9 @@ async def on_milestones(
             milestone.value, now,
         )
         if milestone == Milestone.FINAL:
-            # Closing's hook may live here, after the satisfaction survey is queued. On main
-            # it is called by handlers/journal._finish right after these polls (one call
-            # site: to move it here, import closing, uncomment, and drop it there).
-            pass
-            # await closing.on_final(session, pair.id, now)  # wire: closing.on_final
+            # After the satisfaction survey: the exit self-assessment, the final reports and
+            # the curator's review (bot/services/closing.py).
+            await closing.on_final(session, pair.id, now)
     return notices
 
 

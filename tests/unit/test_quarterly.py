@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from aiogram.types import InlineKeyboardMarkup, Update
 from sqlalchemy import select
 
 from bot.services import quarterly
@@ -21,18 +22,20 @@ from db.models import (
     MembershipStatus,
     OutboxMessage,
     PairStatus,
+    Participant,
     QuarterlyReport,
     QuestionnaireResponse,
     ResponseStatus,
     Role,
 )
+from keyboards import quarterly as kb
 from tests.unit.journal_world import (  # noqa: F401 - fixtures used by name
     NOW,
     World,
     db,
     world,
 )
-from tests.unit.test_journal_dispatch import T
+from tests.unit.test_journal_dispatch import T, _press, app  # noqa: F401 - the app fixture
 
 JAN_1_10_MSK = dt.datetime(2027, 1, 1, 7, 0, tzinfo=dt.UTC)  # 10:00 in Europe/Moscow
 CATALOG = full_catalog(DATA_DIR)
@@ -188,8 +191,6 @@ async def test_forget_by_the_curator_erases_their_comment(world: World) -> None:
     response_id = await quarterly.open_report(s, invite.report_id, world.mentor.id, 0, NOW)
     await quarterly.submit(s, await _fill(world, response_id), NOW)
     await quarterly.review(s, invite.report_id, 1, curator, comment="secret-comment", now=NOW)
-    from db.models import Participant
-
     person = await s.get(Participant, curator)
     assert person is not None
     await forget(s, person, now=NOW, version=1)
@@ -198,3 +199,51 @@ async def test_forget_by_the_curator_erases_their_comment(world: World) -> None:
     assert report is not None and report.comment is None
     outbox = (await s.execute(select(OutboxMessage.id))).all()
     assert outbox == []  # nothing was queued in these service-level steps
+
+
+async def _feed(fake, bot, dp) -> None:  # type: ignore[no-untyped-def]
+    raw = fake.pending_updates[-1]
+    await dp.feed_update(bot, Update.model_validate(raw, context={"bot": bot}))
+
+
+async def test_return_with_comment_through_the_dispatcher(app) -> None:  # type: ignore[no-untyped-def]
+    fake, bot, dp, database = app
+    async with database.sessionmaker() as session:
+        w = await World(session).setup()
+        curator_id = await _curator(w)
+        [invite] = await quarterly.invite_due(session, JAN_1_10_MSK)
+        response_id = await quarterly.open_report(session, invite.report_id, w.mentor.id, 0, NOW)
+        await quarterly.submit(session, await _fill(w, response_id), NOW)
+        person = await session.get(Participant, curator_id)
+        assert person is not None
+        await session.commit()
+        ids = (person.telegram_id, w.mentor.telegram_id, w.stranger.telegram_id)
+        rid = invite.report_id
+    curator, mentor, stranger = (fake.user(i or 0) for i in ids)
+    buttons = InlineKeyboardMarkup.model_validate(kb.review(T, rid, 1))
+    for someone in (mentor, stranger):
+        for button in ("✅ Принять", "↩️ Вернуть с комментарием"):
+            answer = await _press(fake, bot, dp, someone, buttons, button)
+            assert answer == T("errors.quarterly_not_yours")
+    assert await _press(fake, bot, dp, curator, buttons, "↩️ Вернуть с комментарием") == ""
+    await curator.wait_message("Напишите комментарий для наставника")
+    await curator.send("да")  # too short: what is expected, and the dialog stays
+    await _feed(fake, bot, dp)
+    await curator.wait_message("Жду комментарий текстом")
+    await curator.send("Опишите трудности подробнее")
+    await _feed(fake, bot, dp)
+    await curator.wait_message("возвращен наставнику")
+    async with database.sessionmaker() as session:
+        report = await session.get(QuarterlyReport, rid)
+        assert report is not None and report.status == Status.RETURNED
+        assert report.comment == "Опишите трудности подробнее"
+        [(text, markup)] = (await session.execute(
+            select(OutboxMessage.payload["text"], OutboxMessage.payload["reply_markup"])
+            .where(OutboxMessage.chat_id == ids[1]))).all()
+        assert "Опишите трудности подробнее" in text and "qr:o" in str(markup)
+    # The old buttons, pressed again: stale, nothing changes.
+    answer = await _press(fake, bot, dp, curator, buttons, "✅ Принять")
+    assert answer == T("errors.quarterly_reviewed")
+    async with database.sessionmaker() as session:
+        report = await session.get(QuarterlyReport, rid)
+        assert report is not None and report.status == Status.RETURNED

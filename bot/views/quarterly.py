@@ -24,7 +24,8 @@ def quarter_name(t: Translator, quarter: str) -> str:
     """"2026Q4" → "IV квартал 2026"."""
     year, _, index = quarter.partition("Q")
     number = int(index) if index.isdigit() and 1 <= int(index) <= 4 else 1
-    return t("quarterly.quarter", n=("I", "II", "III", "IV")[number - 1], q=number, year=year)
+    names = t("quarterly.quarter_numbers").split(",")
+    return t("quarterly.quarter", n=names[number - 1], year=year)
 
 
 def answers_lines(t: Translator, catalog: Catalog, answers: Mapping[str, Any]) -> list[str]:

@@ -14,7 +14,7 @@ from bot.services import quarterly
 from bot.views.quarterly import queue
 
 log = logging.getLogger(__name__)
-INTERVAL_S = 30.0
+INTERVAL_S = 10.0
 
 
 async def tick(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock) -> int:

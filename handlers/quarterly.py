@@ -30,8 +30,10 @@ def _me(ctx: Ctx) -> int | None:
 
 
 async def on_open(query: CallbackQuery, callback_data: QuarterCb, ctx: Ctx) -> None:
+    questionnaire = ctx.catalog.get(quarterly.QUESTIONNAIRE_ID)
     response_id = await quarterly.open_report(
-        ctx.session, callback_data.id, _me(ctx), callback_data.v, ctx.now
+        ctx.session, callback_data.id, _me(ctx), callback_data.v, ctx.now,
+        questionnaire_version=questionnaire.version if questionnaire else 1,
     )
     found = await answering.find(ctx.session, ctx.catalog, response_id)
     if found is None:

@@ -170,7 +170,7 @@ async def _own(
 
 async def open_report(
     session: AsyncSession, report_id: int, participant_id: int | None, version: int,
-    now: dt.datetime,
+    now: dt.datetime, *, questionnaire_version: int = 1,
 ) -> int:
     """The report's engine response for its mentor (made on first opening; a returned one is
     re-opened at its first question with the answers kept). Returns the response id."""
@@ -187,7 +187,8 @@ async def open_report(
     if report.response_id is None:
         response = QuestionnaireResponse(
             membership_id=report.membership_id, questionnaire_id=QUESTIONNAIRE_ID,
-            questionnaire_version=1, stage=stage_of(report.id), answers=[], started_at=now,
+            questionnaire_version=questionnaire_version, stage=stage_of(report.id), answers=[],
+            started_at=now,
         )
         session.add(response)
         await session.flush()

@@ -19,6 +19,8 @@ from bot.services.quarterly import QUESTIONNAIRE_ID, Kind, Notice, PairReport
 from bot.services.questionnaires import Catalog
 from keyboards import quarterly as kb
 
+CLIPPED = 600  # characters of each free text in the curators' message (4 texts < 4096)
+
 
 def quarter_name(t: Translator, quarter: str) -> str:
     """"2026Q4" → "IV квартал 2026"."""
@@ -28,15 +30,22 @@ def quarter_name(t: Translator, quarter: str) -> str:
     return t("quarterly.quarter", n=names[number - 1], year=year)
 
 
-def answers_lines(t: Translator, catalog: Catalog, answers: Mapping[str, Any]) -> list[str]:
+def answers_lines(
+    t: Translator, catalog: Catalog, answers: Mapping[str, Any], limit: int | None = None
+) -> list[str]:
+    """One line per answer; `limit` clips the free texts (an outbox message is not split)."""
     questionnaire = catalog.get(QUESTIONNAIRE_ID)
     if questionnaire is None:
         return []
-    return [
-        f"<b>{escape(t.pick(question.label))}:</b> "
-        f"{answer_html(t, question, answers[question.id])}"
-        for question in questionnaire.questions if question.id in answers
-    ]
+    lines = []
+    for question in questionnaire.questions:
+        if question.id not in answers:
+            continue
+        value = answers[question.id]
+        if limit is not None and isinstance(value, str):
+            value = clip(value, limit)
+        lines.append(f"<b>{escape(t.pick(question.label))}:</b> {answer_html(t, question, value)}")
+    return lines
 
 
 def render(notice: Notice, catalog: Catalog | None = None,
@@ -50,7 +59,8 @@ def render(notice: Notice, catalog: Catalog | None = None,
     if notice.kind == Kind.SUBMITTED:
         lines = [t("quarterly.submitted", quarter=quarter, pair=notice.pair_id)]
         if catalog is not None and answers:
-            lines += answers_lines(t, catalog, answers)
+            lines += answers_lines(t, catalog, answers, CLIPPED)
+        lines.append(t("quarterly.submitted_more", pair=notice.pair_id))
         return "\n".join(lines), kb.review(t, notice.report_id, notice.version)
     if notice.kind == Kind.ACCEPTED:
         return t("quarterly.accepted", quarter=quarter, pair=notice.pair_id), None

@@ -247,3 +247,10 @@ async def test_return_with_comment_through_the_dispatcher(app) -> None:  # type:
     async with database.sessionmaker() as session:
         report = await session.get(QuarterlyReport, rid)
         assert report is not None and report.status == Status.RETURNED
+
+
+def test_curators_message_fits_one_telegram_message() -> None:
+    notice = quarterly.Notice(Kind.SUBMITTED, "k", 1, 1, "ru", 1, 7, 3, "2026Q4", version=1)
+    long = {key: "я" * 1500 for key in TEXTS} | {"rating": "5"}
+    text, _ = views.render(notice, CATALOG, long)
+    assert len(text) < 4096 and "/reports 3" in text

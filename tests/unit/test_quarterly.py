@@ -29,6 +29,7 @@ from db.models import (
     Role,
 )
 from keyboards import quarterly as kb
+from keyboards.callbacks import EditCb
 from tests.unit.journal_world import (  # noqa: F401 - fixtures used by name
     NOW,
     World,
@@ -254,3 +255,22 @@ def test_curators_message_fits_one_telegram_message() -> None:
     long = {key: "я" * 1500 for key in TEXTS} | {"rating": "5"}
     text, _ = views.render(notice, CATALOG, long)
     assert len(text) < 4096 and "/reports 3" in text
+
+
+async def test_profile_does_not_edit_a_quarterly_report(app) -> None:  # type: ignore[no-untyped-def]
+    fake, bot, dp, database = app
+    async with database.sessionmaker() as session:
+        w = await World(session).setup()
+        curator_id = await _curator(w)
+        [invite] = await quarterly.invite_due(session, JAN_1_10_MSK)
+        response_id = await quarterly.open_report(session, invite.report_id, w.mentor.id, 0, NOW)
+        await quarterly.submit(session, await _fill(w, response_id), NOW)
+        await quarterly.review(session, invite.report_id, 1, curator_id, comment=None, now=NOW)
+        await session.commit()
+        mentor = fake.user(w.mentor.telegram_id or 0)
+    edit = InlineKeyboardMarkup.model_validate({"inline_keyboard": [[{
+        "text": "edit", "callback_data": EditCb(r=response_id, q=0).pack()}]]})
+    assert await _press(fake, bot, dp, mentor, edit, "edit") == T("common.stale_button")
+    async with database.sessionmaker() as session:
+        response = await session.get(QuestionnaireResponse, response_id)
+        assert response is not None and response.status == ResponseStatus.DONE

@@ -15,7 +15,7 @@ from typing import Any
 from aiogram.exceptions import TelegramBadRequest
 
 from bot.context import Ctx
-from bot.services import answering, closing, onboarding, polls
+from bot.services import answering, closing, onboarding, polls, quarterly
 from bot.services.answering import Cursor
 from bot.services.onboarding import Next
 from bot.states import Answering
@@ -142,6 +142,10 @@ async def finished(ctx: Ctx, membership: Membership, cursor: Cursor) -> None:
         from bot import flows_closing  # it starts items with show(): imported late
 
         await flows_closing.finished(ctx, membership, cursor)
+    elif quarterly.is_quarterly_stage(cursor.response.stage):  # bot/services/quarterly
+        from bot import flows_quarterly
+
+        await flows_quarterly.finished(ctx, cursor)
     elif polls.is_poll_stage(cursor.response.stage):  # a feedback poll (bot/services/polls)
         alerts = await polls.submit(ctx.session, cursor.response, ctx.now, cursor.answers)
         await poll_views.queue(ctx.session, alerts, ctx.now)

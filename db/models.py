@@ -390,3 +390,4 @@ from db.models_cycle import Plan as Plan  # noqa: E402
 from db.models_cycle import PlanGoal as PlanGoal  # noqa: E402
 from db.models_cycle import PlanTask as PlanTask  # noqa: E402
 from db.models_cycle import SurveyResponse as SurveyResponse  # noqa: E402
+from db.models_quarterly import QuarterlyReport as QuarterlyReport  # noqa: E402

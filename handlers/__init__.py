@@ -23,6 +23,7 @@ def get_routers() -> list[Router]:
         polls,
         presence,
         profile,
+        quarterly,
         questionnaire,
     )
 
@@ -44,6 +45,7 @@ def get_routers() -> list[Router]:
         broadcast.create_router(),
         closing.create_router(),
         polls.create_router(),
+        quarterly.create_router(),
         curator.create_router(),
         fallback.create_router(),
     ]

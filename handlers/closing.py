@@ -19,10 +19,11 @@ from aiogram.types import CallbackQuery, Message
 from bot import flows, flows_closing
 from bot.context import Ctx
 from bot.ids import parse_id
-from bot.services import answering, attachments, closing, people
+from bot.services import answering, attachments, closing, people, quarterly
 from bot.services.attachments import Incoming
 from bot.services.errors import NotYoursError, ServiceError, StaleError
 from bot.views import closing as views
+from bot.views import quarterly as quarterly_views
 from db.models import (
     ACTIVE_PAIR_STATUSES,
     Attachment,
@@ -296,6 +297,9 @@ async def reports_command(message: Message, command: CommandObject, ctx: Ctx) ->
     await ctx.send(views.reports_text(ctx.t, pair.id, sections))
     for section in sections:
         await _send_files(ctx, section.files, ctx.t("closing.file_caption", pair=pair.id))
+    quarters = await quarterly.pair_reports(ctx.session, pair.id)
+    if quarters:
+        await ctx.send(quarterly_views.pair_text(ctx.t, ctx.catalog, quarters))
 
 
 async def on_override(query: CallbackQuery, callback_data: CloseCb, ctx: Ctx) -> None:

@@ -9,7 +9,7 @@ from aiogram.types import CallbackQuery, Message
 from bot import flows
 from bot.commands import update_menu
 from bot.context import Ctx
-from bot.services import answering, attachments, polls, privacy
+from bot.services import answering, attachments, polls, privacy, quarterly
 from bot.services.errors import ServiceError
 from bot.views import profile as views
 from db.models import ParticipantStatus
@@ -22,8 +22,9 @@ async def me(message: Message, ctx: Ctx) -> None:
         await ctx.send(ctx.t("profile.unknown"))
         return
     filled = await answering.filled(ctx.session, ctx.catalog, participant)
-    for item in filled:  # feedback polls are not part of the profile
-        item.responses = [r for r in item.responses if not polls.is_poll(r.questionnaire.id)]
+    for item in filled:  # feedback polls and quarterly reports are not part of the profile
+        item.responses = [r for r in item.responses if not polls.is_poll(r.questionnaire.id)
+                          and r.questionnaire.id != quarterly.QUESTIONNAIRE_ID]
     parts, buttons = views.profile(ctx.t, participant, filled)
     for part in parts[:-1]:
         await ctx.send(part)
@@ -34,6 +35,9 @@ async def edit_answer(query: CallbackQuery, callback_data: EditCb, ctx: Ctx) -> 
     cursor, membership = await answering.load(ctx.session, ctx.catalog, callback_data.r)
     if ctx.participant is None or membership.participant_id != ctx.participant.id:
         raise ServiceError("response_missing")
+    if quarterly.is_quarterly_stage(cursor.response.stage):  # changed only when returned
+        await ctx.answer(query, ctx.t("common.stale_button"), alert=True)
+        return
     await answering.require_consent(ctx.session, membership, ctx.consent.version)
     questions = cursor.questionnaire.questions
     if not 0 <= callback_data.q < len(questions):

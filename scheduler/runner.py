@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, OffsetClock
 from bot.config import Settings
-from scheduler import broadcasts, journal, nudges, outbox, polls, reminders
+from scheduler import broadcasts, journal, nudges, outbox, polls, quarterly, reminders
 from scheduler import clock as clock_sync
 
 log = logging.getLogger(__name__)
@@ -108,12 +108,16 @@ def add_cycle_jobs(
     async def remind_polls() -> None:
         await polls.tick(sessionmaker, clock)
 
+    async def invite_quarterly() -> None:
+        await quarterly.tick(sessionmaker, clock)
+
     for job, job_id, seconds in (
         (remind, "reminders.tick", reminders.INTERVAL_S),
         (end_pauses, "pauses.end", reminders.PAUSE_INTERVAL_S),
         (nudge, "nudges.tick", nudges.INTERVAL_S),
         (broadcast_progress, "broadcasts.progress", broadcasts.INTERVAL_S),
         (remind_polls, "polls.tick", polls.INTERVAL_S),
+        (invite_quarterly, "quarterly.invite", quarterly.INTERVAL_S),
     ):
         scheduler.add_job(
             job, "interval", seconds=seconds, id=job_id, replace_existing=True,

@@ -33,6 +33,7 @@ from db.queries import closing as q_closing
 from db.queries import journal as q_journal
 from db.queries import meetings as q_meetings
 from db.queries import participants as q_people
+from db.queries import quarterly as q_quarterly
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,8 @@ async def forget(
         # Report attachments (the portfolio): rows now, the files once this commits.
         result.files = await q_closing.forget_attachments(session, membership_ids)
         await q_closing.erase_pair_texts(session, membership_ids)  # reports, reviews
+        # Quarterly reports on the person's pairs and the curators' comments on them.
+        await q_quarterly.erase_texts(session, membership_ids, participant.id)
         # The journal's and the plan's free texts of the person's pairs (both sides wrote them).
         await q_journal.erase_texts_of(session, membership_ids)
         result.closed_pairs = await _close_pairs(session, membership_ids, participant.id, now)
@@ -139,6 +142,8 @@ async def forget(
     await q_meetings.forget_places(session, participant.id)  # free text they typed
     await broadcast.drop_drafts(session, created_by=participant.id)  # a curator's own texts
     await q_closing.erase_override_reasons(session, participant.id)  # reasons they typed
+    if not membership_ids:  # a curator's comments on quarterly reports (else done above)
+        await q_quarterly.erase_texts(session, [], participant.id)
     result.partners = await _partners(session, result.closed_pairs, membership_ids)
 
     participant.full_name = None

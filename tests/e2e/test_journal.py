@@ -151,7 +151,9 @@ async def test_journal_stage_and_plan(
     starts = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2, minutes=10)
     _insert_meeting(db_path, pair_id, "planning", starts)
     await bot.clock("advance", "2h")
-    ask = await mentor.wait_message("встреча-планирование", timeout=OUTBOX_WAIT)
+    # (the meeting's 1 h reminder names the kind too: wait for the journal's question)
+    ask = await mentor.wait_message("Журнал наставника", timeout=OUTBOX_WAIT)
+    assert "встреча-планирование" in ask.text
     await mentor.press("✅ Состоялась", ask)
     await mentor.press("60 мин", await mentor.wait_message("Сколько минут"))
     await mentor.wait_message("Какие темы")

@@ -145,7 +145,7 @@ async def satisfaction_by_role(
     )
     found: dict[str, dict[int, int]] = {}
     for role, value, n in (await session.execute(stmt)).all():
-        found.setdefault(str(role), {})[int(value)] = int(n)
+        found.setdefault(str(role), {})[int(value or 0)] = int(n)
     return found
 
 
@@ -301,7 +301,8 @@ class PairRow:
     mentee_membership_id: int
     mentor_id: int  # participant ids
     mentee_id: int
-    forgotten: bool  # either side withdrew consent
+    mentor_forgotten: bool  # withdrew consent
+    mentee_forgotten: bool
 
 
 async def pairs_for_top(session: AsyncSession, organisation_id: int) -> list[PairRow]:
@@ -326,7 +327,7 @@ async def pairs_for_top(session: AsyncSession, organisation_id: int) -> list[Pai
     return [
         PairRow(
             int(i), str(s), g, int(mm), int(em), int(mp), int(ep),
-            ParticipantStatus.FORGOTTEN in (ms, es),
+            ms == ParticipantStatus.FORGOTTEN, es == ParticipantStatus.FORGOTTEN,
         )
         for i, s, g, mm, em, mp, ep, ms, es in (await session.execute(stmt)).all()
     ]
@@ -375,7 +376,7 @@ async def satisfaction_per_side(
         .group_by(SurveyResponse.pair_id, SurveyResponse.membership_id)
     )
     return {
-        (int(p), int(m)): (int(s), int(n))
+        (int(p or 0), int(m)): (int(s or 0), int(n))
         for p, m, s, n in (await session.execute(stmt)).all()
     }
 

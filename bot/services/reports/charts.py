@@ -105,21 +105,21 @@ async def assessment(
 ) -> list[Dimension]:
     rows = await q.entry_exit(session, organisation_id, ASSESSMENT_ID, ENTRY, EXIT)
     sums: dict[str, list[int]] = {}  # question -> [entry sum, exit sum, people]
-    for question, before, after, n in rows:
+    for question_id, before, after, n in rows:
         a, b = q.decode(before), q.decode(after)
         if not isinstance(a, int) or not isinstance(b, int):
             continue
-        acc = sums.setdefault(question, [0, 0, 0])
+        acc = sums.setdefault(question_id, [0, 0, 0])
         acc[0] += a * n
         acc[1] += b * n
         acc[2] += n
     dims = []
     for question in catalog.assessment().questions:
-        acc = sums.get(question.id)
-        if question.type != "scale" or not acc or not acc[2]:
+        found = sums.get(question.id)
+        if question.type != "scale" or not found or not found[2]:
             continue
-        dims.append(Dimension(question.id, dict(question.label), acc[0] / acc[2],
-                              acc[1] / acc[2], acc[2]))
+        dims.append(Dimension(question.id, dict(question.label), found[0] / found[2],
+                              found[1] / found[2], found[2]))
     return dims
 
 

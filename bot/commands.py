@@ -27,6 +27,7 @@ CURATOR = (
     "programmes", "newprogramme", "invite", "mentees", "mentors", "match", "pairs", "pair",
     "unpair", "preferences", "journal", "plan", "remind", "polls", "broadcast", "paused",
     "complete", "monitoring", "reports",
+    "charts", "swot", "top",  # reports (handlers/charts.py)
 )
 COORDINATOR = ("neworg", "orgs", "curatorinvite")
 # Commands that answer only a curator (or a coordinator); the fallback says so to others.

@@ -93,6 +93,12 @@ class Ctx:
             self.chat_id, BufferedInputFile(content, filename=filename), caption=caption
         )
 
+    async def send_photo(self, content: bytes, filename: str, caption: str) -> Message:
+        await self.commit()
+        return await self.bot.send_photo(
+            self.chat_id, BufferedInputFile(content, filename=filename), caption=caption
+        )
+
     async def edit(
         self, message_id: int | None, text: str, reply_markup: InlineKeyboardMarkup | None = None
     ) -> int:

@@ -8,6 +8,7 @@ from aiogram import Router
 def get_routers() -> list[Router]:
     from handlers import (
         broadcast,
+        charts,
         closing,
         common,
         coordinator,
@@ -46,6 +47,7 @@ def get_routers() -> list[Router]:
         closing.create_router(),
         polls.create_router(),
         quarterly.create_router(),
+        charts.create_router(),
         curator.create_router(),
         fallback.create_router(),
     ]

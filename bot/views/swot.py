@@ -88,7 +88,7 @@ def top_text(t: Translator, organisation: str, top: Top) -> str:
         lines.append(t(
             "top.pair_line", rank=rank, id=pair.id, mentor=_name(t, pair, 0),
             mentee=_name(t, pair, 1), points=_points(t, pair.points),
-            completed=t("top.yes") if pair.completed else t("top.no"),
+            completed=t("top.completed_yes") if pair.completed else t("top.completed_no"),
             meetings=pair.meetings, satisfaction=_mean(t, pair.satisfaction),
             rating=_mean(t, pair.rating),
         ))

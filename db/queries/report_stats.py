@@ -158,11 +158,10 @@ async def entry_exit(
     last = aliased(QuestionnaireResponse)
     before = aliased(Answer)
     after = aliased(Answer)
+    entry_value = _value_text(before.value).label("entry_value")
+    exit_value = _value_text(after.value).label("exit_value")
     stmt = (
-        select(
-            before.question_id, _value_text(before.value), _value_text(after.value),
-            func.count(),
-        )
+        select(before.question_id, entry_value, exit_value, func.count())
         .select_from(Membership)
         .join(first, and_(
             first.membership_id == Membership.id, first.questionnaire_id == questionnaire_id,
@@ -175,7 +174,7 @@ async def entry_exit(
         .join(before, before.response_id == first.id)
         .join(after, and_(after.response_id == last.id, after.question_id == before.question_id))
         .where(Membership.organisation_id == organisation_id)
-        .group_by(before.question_id, _value_text(before.value), _value_text(after.value))
+        .group_by(before.question_id, entry_value, exit_value)
     )
     return [(str(q), str(a), str(b), int(n)) for q, a, b, n in (await session.execute(stmt)).all()]
 

@@ -43,6 +43,7 @@ class BarChart:
     categories: Sequence[str]
     series: Sequence[Series]
     value_axis: str = ""
+    category_axis: str = ""
     horizontal: bool = False  # categories down the side (long names, a funnel)
     value_max: float | None = None  # a fixed scale (1-10 means), else from the data
     decimals: int = 0  # the value labels on the bars
@@ -71,7 +72,7 @@ def render_one(chart: BarChart) -> bytes:
         else:
             bars = ax.bar(offsets, list(series.values), width=thickness, color=colour,
                           label=series.name)
-        ax.bar_label(bars, labels=[_label(v, chart.decimals) for v in series.values],
+        ax.bar_label(bars, labels=[_label(v, chart.decimals) if v else "" for v in series.values],
                      padding=3, fontsize=VALUE_SIZE)
     top = chart.value_max or max([max(s.values, default=0) for s in chart.series] + [1])
     if chart.highlight_from is not None and chart.categories:
@@ -86,11 +87,13 @@ def render_one(chart: BarChart) -> bytes:
         ax.invert_yaxis()  # the first category on top, as in a funnel
         ax.set_xlim(0, top * 1.15)
         ax.set_xlabel(chart.value_axis, fontsize=LABEL_SIZE)
+        ax.set_ylabel(chart.category_axis, fontsize=LABEL_SIZE)
         ax.tick_params(axis="x", labelsize=TICK_SIZE)
     else:
         ax.set_xticks(positions, list(chart.categories), fontsize=TICK_SIZE)
         ax.set_ylim(0, top * 1.15)
         ax.set_ylabel(chart.value_axis, fontsize=LABEL_SIZE)
+        ax.set_xlabel(chart.category_axis, fontsize=LABEL_SIZE)
         ax.tick_params(axis="y", labelsize=TICK_SIZE)
     if not chart.decimals:  # counts: whole numbers on the value axis
         axis = ax.xaxis if chart.horizontal else ax.yaxis

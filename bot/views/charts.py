@@ -36,7 +36,7 @@ def specs(t: Translator, data: ChartsData) -> tuple[list[BarChart], list[str]]:
             t("charts.title.satisfaction"), [str(v) for v in SCALE],
             [Series(t(f"charts.series.{role}"), data.satisfaction.get(role, [0] * len(SCALE)))
              for role in ROLES],
-            t("charts.axis.answers"), highlight_from=data.threshold - 1,
+            t("charts.axis.answers"), t("charts.axis.score"), highlight_from=data.threshold - 1,
             note=t("charts.note.satisfaction", threshold=data.threshold),
         ))
     else:
@@ -56,7 +56,8 @@ def specs(t: Translator, data: ChartsData) -> tuple[list[BarChart], list[str]]:
         charts.append(BarChart(
             t("charts.title.weeks"), [d.strftime("%d.%m") for d, _ in data.weeks],
             [Series(t("charts.series.meetings"), [n for _, n in data.weeks])],
-            t("charts.axis.meetings"), note=t("charts.note.weeks", weeks=len(data.weeks)),
+            t("charts.axis.meetings"), t("charts.axis.week"),
+            note=t("charts.note.weeks", weeks=len(data.weeks)),
         ))
     else:
         missing.append("weeks")

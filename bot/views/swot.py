@@ -3,7 +3,6 @@ award candidates). Long texts are split into messages by `Ctx.send`."""
 
 from __future__ import annotations
 
-from fractions import Fraction
 from html import escape
 
 from bot.i18n import Translator
@@ -47,11 +46,9 @@ def swot_text(t: Translator, organisation: str, swot: Swot) -> str:
     return "\n".join(lines)
 
 
-def _number(t: Translator, value: Fraction) -> str:
+def _number(t: Translator, value: float) -> str:
     """One decimal at most, with the language's decimal mark."""
-    if value.denominator == 1:
-        return str(value.numerator)
-    text = f"{float(value):.1f}".rstrip("0").rstrip(".")
+    text = f"{value:.1f}".rstrip("0").rstrip(".")
     return text.replace(".", ",") if t.language == "ru" else text
 
 
@@ -59,9 +56,9 @@ def _mean(t: Translator, mean: Mean) -> str:
     return _number(t, mean.value) if mean.count else t("top.dash")
 
 
-def _points(t: Translator, value: Fraction) -> str:
-    if value.denominator == 1:
-        return t.plural("top.points", value.numerator)
+def _points(t: Translator, value: float) -> str:
+    if round(value, 1).is_integer():
+        return t.plural("top.points", int(round(value, 1)))
     return t("top.points_other", n=_number(t, value))
 
 

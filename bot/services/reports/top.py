@@ -21,9 +21,10 @@ Plain Python: no aiogram, no texts, never commits.
 
 from __future__ import annotations
 
+import asyncio
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +36,9 @@ W_COMPLETED, W_MEETINGS, W_SATISFACTION, W_RATING = 10, 1, 3, 3
 # The 1-10 ratings of the final reports: (questionnaire, question), by response stage prefix.
 RATINGS = (("report-mentee", "satisfaction"), ("review-curator", "pair_rating"))
 RATING_STAGES = ("final:", "review:")
+# Means and points are compared rounded to this many decimals, so that equal values reached
+# by different float sums tie (then the tie-breaks decide) instead of differing at 1e-16.
+PRECISION = 9
 
 
 @dataclass(slots=True)
@@ -47,8 +51,8 @@ class Mean:
         self.count += count
 
     @property
-    def value(self) -> Fraction:
-        return Fraction(self.total, self.count) if self.count else Fraction(0)
+    def value(self) -> float:
+        return round(self.total / self.count, PRECISION) if self.count else 0.0
 
 
 @dataclass(slots=True)
@@ -63,11 +67,12 @@ class Candidate:
     names: tuple[str, ...] = ()
 
     @property
-    def points(self) -> Fraction:
-        return (W_COMPLETED * self.completed + W_MEETINGS * self.meetings
-                + W_SATISFACTION * self.satisfaction.value + W_RATING * self.rating.value)
+    def points(self) -> float:
+        return round(W_COMPLETED * self.completed + W_MEETINGS * self.meetings
+                     + W_SATISFACTION * self.satisfaction.value + W_RATING * self.rating.value,
+                     PRECISION)
 
-    def order(self) -> tuple[Fraction, int, int, Fraction, Fraction, int]:
+    def order(self) -> tuple[float, int, int, float, float, int]:
         return (-self.points, -self.completed, -self.meetings, -self.satisfaction.value,
                 -self.rating.value, self.id)
 
@@ -80,8 +85,8 @@ class Top:
 
 
 def ranked(candidates: Iterable[Candidate], limit: int = TOP) -> list[Candidate]:
-    found = [c for c in candidates if c.meetings > 0 or c.completed > 0]
-    return sorted(found, key=Candidate.order)[:limit]
+    found = (c for c in candidates if c.meetings > 0 or c.completed > 0)
+    return heapq.nsmallest(limit, found, key=Candidate.order)
 
 
 def _pair_of_stage(stage: str) -> int | None:
@@ -89,6 +94,41 @@ def _pair_of_stage(stage: str) -> int | None:
         if stage.startswith(prefix) and stage[len(prefix):].isdigit():
             return int(stage[len(prefix):])
     return None
+
+
+def rank_all(
+    rows: list[q.PairRow], by_pair: dict[int, int], by_group: dict[str, int],
+    satisfaction: dict[tuple[int, int], tuple[int, int]], ratings: dict[int, Mean], limit: int,
+) -> tuple[list[Candidate], list[Candidate]]:
+    """The top mentors and pairs from the organisation's aggregates (pure Python)."""
+    mentors: dict[int, Candidate] = {}
+    pairs: list[Candidate] = []
+    groups: dict[int, set[str]] = {}
+    for row in rows:
+        done = int(row.status == PairStatus.COMPLETED)
+        held = by_group.get(row.group_key, 0) if row.group_key else by_pair.get(row.id, 0)
+        rating = ratings.get(row.id, Mean())
+        mentee_side = satisfaction.get((row.id, row.mentee_membership_id), (0, 0))
+        if not row.mentee_forgotten:
+            pair = Candidate(row.id, done, held, people=(row.mentor_id, row.mentee_id))
+            pair.satisfaction.add(*mentee_side)
+            pair.satisfaction.add(*satisfaction.get((row.id, row.mentor_membership_id), (0, 0)))
+            pair.rating.add(rating.total, rating.count)
+            pairs.append(pair)
+        mentor = mentors.get(row.mentor_id)
+        if mentor is None:
+            mentor = mentors[row.mentor_id] = Candidate(row.mentor_id, people=(row.mentor_id,))
+        mentor.completed += done
+        mentor.satisfaction.add(*mentee_side)
+        mentor.rating.add(rating.total, rating.count)
+        # Meetings: a mentor's single pairs, and each of their groups once.
+        if row.group_key:
+            groups.setdefault(row.mentor_id, set()).add(row.group_key)
+        else:
+            mentor.meetings += held
+    for mentor_id, keys in groups.items():
+        mentors[mentor_id].meetings += sum(by_group.get(k, 0) for k in keys)
+    return ranked(mentors.values(), limit), ranked(pairs, limit)
 
 
 async def top(session: AsyncSession, organisation_id: int, limit: int = TOP) -> Top:
@@ -101,37 +141,12 @@ async def top(session: AsyncSession, organisation_id: int, limit: int = TOP) -> 
         value, pair_id = q.decode(text), _pair_of_stage(stage)
         if pair_id is not None and isinstance(value, int) and not isinstance(value, bool):
             ratings.setdefault(pair_id, Mean()).add(value * n, n)
-
-    mentors: dict[int, Candidate] = {}
-    pairs: list[Candidate] = []
-    for row in rows:
-        done = int(row.status == PairStatus.COMPLETED)
-        held = by_group.get(row.group_key, 0) if row.group_key else by_pair.get(row.id, 0)
-        pair = Candidate(row.id, done, held, people=(row.mentor_id, row.mentee_id))
-        for side in (row.mentee_membership_id, row.mentor_membership_id):
-            pair.satisfaction.add(*satisfaction.get((row.id, side), (0, 0)))
-        rating = ratings.get(row.id, Mean())
-        pair.rating.add(rating.total, rating.count)
-        if not row.mentee_forgotten:
-            pairs.append(pair)
-
-        mentor = mentors.setdefault(
-            row.mentor_id, Candidate(row.mentor_id, people=(row.mentor_id,))
-        )
-        mentor.completed += done
-        mentor.satisfaction.add(*satisfaction.get((row.id, row.mentee_membership_id), (0, 0)))
-        mentor.rating.add(rating.total, rating.count)
-    # Meetings: a mentor's single pairs, and each of their groups once.
-    groups: dict[int, set[str]] = {}
-    for row in rows:
-        if row.group_key:
-            groups.setdefault(row.mentor_id, set()).add(row.group_key)
-        else:
-            mentors[row.mentor_id].meetings += by_pair.get(row.id, 0)
-    for mentor_id, keys in groups.items():
-        mentors[mentor_id].meetings += sum(by_group.get(k, 0) for k in keys)
-
-    result = Top(organisation_id, ranked(mentors.values(), limit), ranked(pairs, limit))
+    # A large organisation has tens of thousands of pairs: ranked in a worker thread, so
+    # the event loop keeps answering others meanwhile.
+    mentors, pairs = await asyncio.to_thread(
+        rank_all, rows, by_pair, by_group, satisfaction, ratings, limit
+    )
+    result = Top(organisation_id, mentors, pairs)
     names = await q.names(
         session, {p for c in [*result.mentors, *result.pairs] for p in c.people}
     )

@@ -40,8 +40,8 @@ async def _charts(ctx: Ctx, organisation_id: int) -> None:
     if not specs:
         await ctx.send(views.empty(ctx.t, data))
         return
+    await ctx.send(views.head(ctx.t, data, missing))  # at once; the photos follow
     images = await chart_worker.draw(specs)
-    await ctx.send(views.head(ctx.t, data, missing))
     for number, (spec, image) in enumerate(zip(specs, images, strict=True), 1):
         await ctx.send_photo(image, f"chart-{organisation_id}-{number}.png", spec.title)
 

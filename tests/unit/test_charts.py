@@ -159,3 +159,28 @@ async def test_charts_sent_as_photos(app: Any) -> None:
     await admin.wait_until(lambda: sum(m.kind == "photo" for m in admin.messages) >= 3,
                            timeout=30)
     assert org_a != org_b
+
+
+async def test_coordinator_picks_among_many(app: Any) -> None:
+    fake, bot, dp, database = app
+    async with database.sessionmaker() as session:
+        session.add_all([Organisation(name=f"Школа № {i + 1}", timezone="Europe/Moscow")
+                         for i in range(views.PAGE_SIZE + 2)])
+        await session.commit()
+    assert await _say(fake, bot, dp, ADMIN, "/top") == "Выберите организацию (стр. 1 из 2):"
+    admin = fake.user(ADMIN)
+    picker = admin.messages[-1]
+    assert picker.button_texts == [f"Школа № {i + 1}" for i in range(views.PAGE_SIZE)] + [
+        "Дальше ▶"]
+    await admin.press("Дальше ▶", picker)
+    raw = fake.pending_updates[-1]
+    from aiogram.types import Update
+
+    await dp.feed_update(bot, Update.model_validate(raw, context={"bot": bot}))
+    second = await admin.wait_edit(picker, contains="стр. 2 из 2")
+    assert second.button_texts == ["Школа № 9", "Школа № 10", "◀ Назад"]
+    await admin.press("Школа № 10", second)
+    await dp.feed_update(
+        bot, Update.model_validate(fake.pending_updates[-1], context={"bot": bot}))
+    shown = await admin.wait_message("Кандидаты на награды", timeout=10)
+    assert "Школа № 10" in shown.text and T("top.none") in shown.text

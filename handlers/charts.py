@@ -54,8 +54,11 @@ async def _swot(ctx: Ctx, organisation_id: int) -> None:
 
 async def _top(ctx: Ctx, organisation_id: int) -> None:
     org = await charts.organisation(ctx.session, organisation_id)
-    found = await top.top(ctx.session, organisation_id)
-    await ctx.send(texts.top_text(ctx.t, org.name, found))
+    name = org.name
+    numbers = await top.aggregates(ctx.session, organisation_id)
+    await ctx.commit()  # no transaction (on SQLite: the write lock) held while ranking
+    found = await top.named(ctx.session, await top.ranking(numbers))
+    await ctx.send(texts.top_text(ctx.t, name, found))
 
 
 REPORTS = {ChartsAction.SHOW: _charts, ChartsAction.SWOT: _swot, ChartsAction.TOP: _top}

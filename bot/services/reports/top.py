@@ -131,7 +131,19 @@ def rank_all(
     return ranked(mentors.values(), limit), ranked(pairs, limit)
 
 
-async def top(session: AsyncSession, organisation_id: int, limit: int = TOP) -> Top:
+@dataclass(slots=True)
+class Aggregates:
+    """What the ranking needs, fetched with aggregate queries."""
+
+    organisation_id: int
+    rows: list[q.PairRow]
+    by_pair: dict[int, int]
+    by_group: dict[str, int]
+    satisfaction: dict[tuple[int, int], tuple[int, int]]
+    ratings: dict[int, Mean]
+
+
+async def aggregates(session: AsyncSession, organisation_id: int) -> Aggregates:
     rows = [r for r in await q.pairs_for_top(session, organisation_id)
             if not r.mentor_forgotten]
     by_pair, by_group = await q.held_per_pair(session, organisation_id)
@@ -141,15 +153,28 @@ async def top(session: AsyncSession, organisation_id: int, limit: int = TOP) -> 
         value, pair_id = q.decode(text), _pair_of_stage(stage)
         if pair_id is not None and isinstance(value, int) and not isinstance(value, bool):
             ratings.setdefault(pair_id, Mean()).add(value * n, n)
-    # A large organisation has tens of thousands of pairs: ranked in a worker thread, so
-    # the event loop keeps answering others meanwhile.
+    return Aggregates(organisation_id, rows, by_pair, by_group, satisfaction, ratings)
+
+
+async def ranking(found: Aggregates, limit: int = TOP) -> Top:
+    """Ranked in a worker thread: a large organisation has tens of thousands of pairs, and
+    the event loop keeps answering others meanwhile. Needs no database: the caller may end
+    the transaction first."""
     mentors, pairs = await asyncio.to_thread(
-        rank_all, rows, by_pair, by_group, satisfaction, ratings, limit
+        rank_all, found.rows, found.by_pair, found.by_group, found.satisfaction,
+        found.ratings, limit,
     )
-    result = Top(organisation_id, mentors, pairs)
-    names = await q.names(
-        session, {p for c in [*result.mentors, *result.pairs] for p in c.people}
-    )
-    for candidate in [*result.mentors, *result.pairs]:
+    return Top(found.organisation_id, mentors, pairs)
+
+
+async def named(session: AsyncSession, result: Top) -> Top:
+    """The candidates' names (only theirs are read)."""
+    candidates = [*result.mentors, *result.pairs]
+    names = await q.names(session, {p for c in candidates for p in c.people})
+    for candidate in candidates:
         candidate.names = tuple(names.get(p, "") for p in candidate.people)
     return result
+
+
+async def top(session: AsyncSession, organisation_id: int, limit: int = TOP) -> Top:
+    return await named(session, await ranking(await aggregates(session, organisation_id), limit))

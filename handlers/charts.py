@@ -80,7 +80,8 @@ async def _pick(ctx: Ctx, action: ChartsAction, scope: list[int], page: int,
 async def _command(ctx: Ctx, action: ChartsAction, args: str | None) -> None:
     scope = await _scope(ctx)
     if not scope:
-        await ctx.send(ctx.t("charts.only_curators"))
+        coordinator = Role.COORDINATOR in ctx.roles
+        await ctx.send(ctx.t("charts.no_orgs" if coordinator else "charts.only_curators"))
         return
     raw = (args or "").strip()
     if raw:

@@ -184,3 +184,9 @@ async def test_coordinator_picks_among_many(app: Any) -> None:
         bot, Update.model_validate(fake.pending_updates[-1], context={"bot": bot}))
     shown = await admin.wait_message("Кандидаты на награды", timeout=10)
     assert "Школа № 10" in shown.text and T("top.none") in shown.text
+
+
+async def test_coordinator_without_organisations(app: Any) -> None:
+    fake, bot, dp, database = app
+    assert await _say(fake, bot, dp, ADMIN, "/charts") == T("charts.no_orgs")
+    assert await _say(fake, bot, dp, 9555, "/charts") == T("charts.only_curators")

@@ -26,7 +26,7 @@ GENERAL = ("help", "cancel")
 CURATOR = (
     "programmes", "newprogramme", "invite", "mentees", "mentors", "match", "pairs", "pair",
     "unpair", "preferences", "journal", "plan", "remind", "polls", "broadcast", "paused",
-    "complete", "monitoring", "reports",
+    "complete", "monitoring", "reports", "summary", "kpi", "totals", "targets",
 )
 COORDINATOR = ("neworg", "orgs", "curatorinvite")
 # Commands that answer only a curator (or a coordinator); the fallback says so to others.

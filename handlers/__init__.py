@@ -25,6 +25,7 @@ def get_routers() -> list[Router]:
         profile,
         quarterly,
         questionnaire,
+        reports,
     )
 
     # Each module builds a fresh router: a second dispatcher (tests, webhook mode) gets its own.
@@ -46,6 +47,7 @@ def get_routers() -> list[Router]:
         closing.create_router(),
         polls.create_router(),
         quarterly.create_router(),
+        reports.create_router(),
         curator.create_router(),
         fallback.create_router(),
     ]

@@ -10,7 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, OffsetClock
 from bot.config import Settings
-from scheduler import broadcasts, journal, nudges, outbox, polls, quarterly, reminders
+from scheduler import (
+    broadcasts,
+    deadlines,
+    journal,
+    nudges,
+    outbox,
+    polls,
+    quarterly,
+    reminders,
+)
 from scheduler import clock as clock_sync
 
 log = logging.getLogger(__name__)
@@ -111,6 +120,9 @@ def add_cycle_jobs(
     async def invite_quarterly() -> None:
         await quarterly.tick(sessionmaker, clock)
 
+    async def remind_deadlines() -> None:
+        await deadlines.tick(sessionmaker, clock)
+
     for job, job_id, seconds in (
         (remind, "reminders.tick", reminders.INTERVAL_S),
         (end_pauses, "pauses.end", reminders.PAUSE_INTERVAL_S),
@@ -118,6 +130,7 @@ def add_cycle_jobs(
         (broadcast_progress, "broadcasts.progress", broadcasts.INTERVAL_S),
         (remind_polls, "polls.tick", polls.INTERVAL_S),
         (invite_quarterly, "quarterly.invite", quarterly.INTERVAL_S),
+        (remind_deadlines, "deadlines.remind", deadlines.INTERVAL_S),
     ):
         scheduler.add_job(
             job, "interval", seconds=seconds, id=job_id, replace_existing=True,

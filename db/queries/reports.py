@@ -39,14 +39,14 @@ async def people_by_status(
 ) -> list[tuple[str, str, str | None, int]]:
     """(role, membership status, best onboarding response status or None, count)."""
     response = (
-        select(func.max(QuestionnaireResponse.status))
+        select(func.min(QuestionnaireResponse.status))
         .where(
             QuestionnaireResponse.membership_id == Membership.id,
             QuestionnaireResponse.stage == "onboarding",
         )
         .correlate(Membership)
         .scalar_subquery()
-    )  # "in_progress" < "done": MAX picks a finished one when there is one
+    )  # "done" < "in_progress": MIN picks a finished one when there is one
     inner = (
         select(Membership.role, Membership.status, response.label("rs"))
         .where(Membership.organisation_id == organisation_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Collection
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -94,12 +95,16 @@ async def queue(session: AsyncSession, notices: list[Notice], now: dt.datetime) 
     return queued
 
 
-async def tick(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock) -> int:
-    """One pass; returns how many people's notices were queued. Never raises."""
+async def tick(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: Clock,
+    admin_ids: Collection[int] = frozenset(),
+) -> int:
+    """One pass; returns how many people's notices were queued. Never raises.
+    `admin_ids`: coordinators by ADMIN_IDS (as well as those marked in the database)."""
     try:
         async with sessionmaker() as session:
             now = clock.now()
-            queued = await queue(session, await due(session, now), now)
+            queued = await queue(session, await due(session, now, admin_ids), now)
             await session.commit()
     except Exception:
         log.exception("deadlines tick failed")

@@ -78,6 +78,15 @@ def create_scheduler(
         replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=None,
     )
     add_cycle_jobs(scheduler, bot, sessionmaker, clock)
+    admin_ids = settings.admin_ids if settings is not None else frozenset()
+
+    async def remind_deadlines() -> None:  # reporting deadlines and quarterly summaries
+        await deadlines.tick(sessionmaker, clock, admin_ids)
+
+    scheduler.add_job(
+        remind_deadlines, "interval", seconds=deadlines.INTERVAL_S, id="deadlines.remind",
+        replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=None,
+    )
     if isinstance(clock, OffsetClock):
         moved = clock
 
@@ -120,9 +129,6 @@ def add_cycle_jobs(
     async def invite_quarterly() -> None:
         await quarterly.tick(sessionmaker, clock)
 
-    async def remind_deadlines() -> None:
-        await deadlines.tick(sessionmaker, clock)
-
     for job, job_id, seconds in (
         (remind, "reminders.tick", reminders.INTERVAL_S),
         (end_pauses, "pauses.end", reminders.PAUSE_INTERVAL_S),
@@ -130,7 +136,6 @@ def add_cycle_jobs(
         (broadcast_progress, "broadcasts.progress", broadcasts.INTERVAL_S),
         (remind_polls, "polls.tick", polls.INTERVAL_S),
         (invite_quarterly, "quarterly.invite", quarterly.INTERVAL_S),
-        (remind_deadlines, "deadlines.remind", deadlines.INTERVAL_S),
     ):
         scheduler.add_job(
             job, "interval", seconds=seconds, id=job_id, replace_existing=True,

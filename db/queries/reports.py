@@ -5,10 +5,10 @@ follows the organisation's size, not the region's. Portable SQL (SQLite and Post
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, distinct, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
@@ -282,12 +282,18 @@ async def report_recipients(
     return [(int(o), int(p), int(t), lang) for o, p, t, lang in rows if t is not None]
 
 
-async def coordinators(session: AsyncSession) -> list[tuple[int, int, str]]:
-    """(participant id, telegram id, language) of the coordinators who can be written to."""
+async def coordinators(
+    session: AsyncSession, admin_ids: Collection[int] = ()
+) -> list[tuple[int, int, str]]:
+    """(participant id, telegram id, language) of the coordinators who can be written to:
+    marked in the database, or named by ADMIN_IDS."""
+    marked: ColumnElement[bool] = Participant.is_coordinator.is_(True)
+    if admin_ids:
+        marked = or_(marked, Participant.telegram_id.in_(list(admin_ids)))
     stmt = (
         select(Participant.id, Participant.telegram_id, Participant.language)
         .where(
-            Participant.is_coordinator.is_(True),
+            marked,
             Participant.telegram_id.is_not(None),
             Participant.status != ParticipantStatus.FORGOTTEN,
         )

@@ -86,21 +86,25 @@ async def test_reminders_with_summary_and_kpi_once(db: async_sessionmaker[AsyncS
         b_curator = await _curator(b, "Куратор Б")
         coordinator = Participant(telegram_id=880_001, language="en", full_name="Coord",
                                   is_coordinator=True)
-        session.add(coordinator)
+        admin = Participant(telegram_id=880_002, language="ru", full_name="Админ")
+        session.add_all([coordinator, admin])
         await session.commit()
-        ids = {"a": curator.id, "b": b_curator.id, "c": coordinator.id}
+        ids = {"a": curator.id, "b": b_curator.id, "c": coordinator.id, "adm": admin.id}
         orgs = {"a": a.org.id, "b": b.org.id}
         people = {a.mentee.telegram_id, a.mentor.telegram_id, b.mentee.telegram_id}
 
-    assert await job.tick(db, FrozenClock(WEEK_BEFORE - dt.timedelta(minutes=1))) == 0
-    assert await job.tick(db, FrozenClock(WEEK_BEFORE)) == 3  # two curators, one coordinator
+    admins = frozenset({880_002})  # a coordinator by ADMIN_IDS
+    assert await job.tick(db, FrozenClock(WEEK_BEFORE - dt.timedelta(minutes=1)), admins) == 0
+    # two curators, a coordinator marked in the database and one by ADMIN_IDS
+    assert await job.tick(db, FrozenClock(WEEK_BEFORE), admins) == 4
     async with db() as session:
         rows = await _outbox(session)
     key_a = f"dl:org_monitoring:2026:w:{ids['a']}:{orgs['a']}"
     key_b = f"dl:org_monitoring:2026:w:{ids['b']}:{orgs['b']}"
     key_c = f"dl:org_monitoring:2026:w:{ids['c']}:0"
+    key_adm = f"dl:org_monitoring:2026:w:{ids['adm']}:0"
     assert set(rows) == {key_a, key_a + ":s", key_a + ":k", key_b, key_b + ":s", key_b + ":k",
-                         key_c}
+                         key_c, key_adm}
     assert not {row.chat_id for row in rows.values()} & people  # participants get nothing
     texts = {key: (row.payload or {})["text"] for key, row in rows.items()}
     assert "Через неделю, 20.10.2026" in texts[key_a] and "«Школа А»" in texts[key_a]
@@ -114,13 +118,13 @@ async def test_reminders_with_summary_and_kpi_once(db: async_sessionmaker[AsyncS
     assert rows[key_c].organisation_id is None
 
     # a second pass, a restart, the next day within the grace: nothing twice
-    assert await job.tick(db, FrozenClock(WEEK_BEFORE)) == 0
-    assert await job.tick(db, FrozenClock(WEEK_BEFORE + dt.timedelta(days=1))) == 0
-    # on the day: a new reminder for each
+    assert await job.tick(db, FrozenClock(WEEK_BEFORE), admins) == 0
+    assert await job.tick(db, FrozenClock(WEEK_BEFORE + dt.timedelta(days=1)), admins) == 0
+    # on the day: a new reminder for each (without ADMIN_IDS now: three)
     assert await job.tick(db, FrozenClock(dt.datetime(2026, 10, 20, 7, 5, tzinfo=dt.UTC))) == 3
     async with db() as session:
         rows = await _outbox(session)
-        assert len(rows) == 14
+        assert len(rows) == 8 + 7
         day = rows[f"dl:org_monitoring:2026:d:{ids['a']}:{orgs['a']}"]
         assert "Сегодня, 20.10.2026" in (day.payload or {})["text"]
 

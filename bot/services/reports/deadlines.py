@@ -16,7 +16,7 @@ ours are 25 June and 20 December.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -119,8 +119,11 @@ async def _queued(session: AsyncSession, keys: Sequence[str]) -> set[str]:
     return found
 
 
-async def due(session: AsyncSession, now: dt.datetime) -> list[Notice]:
-    """Everything due now that was not queued before (keys checked against the outbox)."""
+async def due(
+    session: AsyncSession, now: dt.datetime, admin_ids: Collection[int] = frozenset()
+) -> list[Notice]:
+    """Everything due now that was not queued before (keys checked against the outbox).
+    Coordinators: those marked in the database and the ADMIN_IDS with a participant row."""
     orgs = (await session.execute(select(Organisation.id, Organisation.timezone))).all()
     reminders = {org_id: due_reminders(now, tz) for org_id, tz in orgs}
     quarters = {org_id: quarter_due(now, tz) for org_id, tz in orgs}
@@ -138,7 +141,7 @@ async def due(session: AsyncSession, now: dt.datetime) -> list[Notice]:
                                   org_id, quarter=quarter))
     every = {r for found in reminders.values() for r in found}
     if every:
-        for person, chat, language in await q.coordinators(session):
+        for person, chat, language in await q.coordinators(session, admin_ids):
             for reminder in sorted(every, key=lambda r: (r.date, r.deadline.code,
                                                          r.week_before)):
                 notices.append(Notice(reminder.key(person, 0), person, chat, language, 0,

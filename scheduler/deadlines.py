@@ -23,7 +23,7 @@ from db.models import Organisation
 from keyboards import reports as kb
 
 log = logging.getLogger(__name__)
-INTERVAL_S = 60.0
+INTERVAL_S = 10.0  # a pass that finds nothing due reads one row per organisation
 KIND_DEADLINE = "deadline"
 KIND_QUARTER = "quarter_summary"
 

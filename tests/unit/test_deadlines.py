@@ -93,18 +93,20 @@ async def test_reminders_with_summary_and_kpi_once(db: async_sessionmaker[AsyncS
         orgs = {"a": a.org.id, "b": b.org.id}
         people = {a.mentee.telegram_id, a.mentor.telegram_id, b.mentee.telegram_id}
 
-    admins = frozenset({880_002})  # a coordinator by ADMIN_IDS
+    admins = frozenset({880_002, 880_003})  # coordinators by ADMIN_IDS; 880_003 never wrote
     assert await job.tick(db, FrozenClock(WEEK_BEFORE - dt.timedelta(minutes=1)), admins) == 0
-    # two curators, a coordinator marked in the database and one by ADMIN_IDS
-    assert await job.tick(db, FrozenClock(WEEK_BEFORE), admins) == 4
+    # two curators, a coordinator marked in the database and two by ADMIN_IDS
+    assert await job.tick(db, FrozenClock(WEEK_BEFORE), admins) == 5
     async with db() as session:
         rows = await _outbox(session)
     key_a = f"dl:org_monitoring:2026:w:{ids['a']}:{orgs['a']}"
     key_b = f"dl:org_monitoring:2026:w:{ids['b']}:{orgs['b']}"
     key_c = f"dl:org_monitoring:2026:w:{ids['c']}:0"
     key_adm = f"dl:org_monitoring:2026:w:{ids['adm']}:0"
+    key_tg = "dl:org_monitoring:2026:w:t880003:0"
     assert set(rows) == {key_a, key_a + ":s", key_a + ":k", key_b, key_b + ":s", key_b + ":k",
-                         key_c, key_adm}
+                         key_c, key_adm, key_tg}
+    assert rows[key_tg].chat_id == 880_003 and rows[key_tg].participant_id is None
     assert not {row.chat_id for row in rows.values()} & people  # participants get nothing
     texts = {key: (row.payload or {})["text"] for key, row in rows.items()}
     assert "Через неделю, 20.10.2026" in texts[key_a] and "«Школа А»" in texts[key_a]
@@ -124,7 +126,7 @@ async def test_reminders_with_summary_and_kpi_once(db: async_sessionmaker[AsyncS
     assert await job.tick(db, FrozenClock(dt.datetime(2026, 10, 20, 7, 5, tzinfo=dt.UTC))) == 3
     async with db() as session:
         rows = await _outbox(session)
-        assert len(rows) == 8 + 7
+        assert len(rows) == 9 + 7
         day = rows[f"dl:org_monitoring:2026:d:{ids['a']}:{orgs['a']}"]
         assert "Сегодня, 20.10.2026" in (day.payload or {})["text"]
 

@@ -61,10 +61,11 @@ class Reminder:
     def kpi_year(self) -> int:
         return self.date.year + self.deadline.kpi_year_offset
 
-    def key(self, participant_id: int, organisation_id: int) -> str:
+    def key(self, person: int | str, organisation_id: int) -> str:
+        """`person`: the participant id (or "t<telegram id>" for an ADMIN_IDS coordinator who
+        never wrote to the bot)."""
         when = "w" if self.week_before else "d"
-        return (f"dl:{self.deadline.code}:{self.date.year}:{when}:{participant_id}:"
-                f"{organisation_id}")
+        return f"dl:{self.deadline.code}:{self.date.year}:{when}:{person}:{organisation_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,7 @@ class Notice:
     reminder, with no organisation's texts)."""
 
     key: str
-    participant_id: int
+    participant_id: int | None
     chat_id: int
     language: str
     organisation_id: int
@@ -141,10 +142,14 @@ async def due(
                                   org_id, quarter=quarter))
     every = {r for found in reminders.values() for r in found}
     if every:
-        for person, chat, language in await q.coordinators(session, admin_ids):
+        coordinators: list[tuple[int | None, int, str]] = list(
+            await q.coordinators(session, admin_ids))
+        known = {chat for _, chat, _ in coordinators}
+        coordinators += [(None, chat, "ru") for chat in sorted(set(admin_ids) - known)]
+        for who, chat, language in coordinators:
             for reminder in sorted(every, key=lambda r: (r.date, r.deadline.code,
                                                          r.week_before)):
-                notices.append(Notice(reminder.key(person, 0), person, chat, language, 0,
-                                      reminder=reminder))
+                key = reminder.key(who if who is not None else f"t{chat}", 0)
+                notices.append(Notice(key, who, chat, language, 0, reminder=reminder))
     queued = await _queued(session, [n.key for n in notices])
     return [n for n in notices if n.key not in queued]

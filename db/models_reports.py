@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, utcnow
+from db.models_cycle import SurveyResponse
 
 
 class OrgTotals(Base):
@@ -59,3 +60,8 @@ class KpiTarget(Base):
         UniqueConstraint("organisation_id", "year", "code", name="org_year_code"),
         CheckConstraint("target_pct >= 0 AND target_pct <= 100", name="pct"),
     )
+
+
+# The reports count an organisation's poll answers from its memberships: without this index
+# PostgreSQL would hash-join every answer in the region (SQLite skip-scans the unique key).
+Index("ix_survey_responses_membership", SurveyResponse.membership_id)

@@ -100,18 +100,14 @@ async def meetings_held(
 async def idle_pairs(session: AsyncSession, organisation_id: int, since: dt.datetime) -> int:
     """Working pairs approved before `since` with no meeting held since then (a group's
     meetings count for each of its pairs)."""
-    held = (
-        select(Meeting.id)
-        .where(
-            or_(
-                Meeting.pair_id == Pair.id,
-                and_(Pair.group_key.is_not(None), Meeting.group_key == Pair.group_key),
-            ),
-            Meeting.status == MeetingStatus.HELD,
-            Meeting.starts_at >= since,
+    def held(*match: Any) -> Any:
+        return exists(
+            select(Meeting.id).where(*match, Meeting.status == MeetingStatus.HELD,
+                                     Meeting.starts_at >= since).correlate(Pair)
         )
-        .correlate(Pair)
-    )
+
+    # Two NOT EXISTS, each on its own index (meetings.pair_id, meetings.group_key): one
+    # correlated OR would make the database scan every meeting for every pair.
     stmt = (
         select(func.count(Pair.id))
         .join(Programme, Programme.id == Pair.programme_id)
@@ -119,7 +115,8 @@ async def idle_pairs(session: AsyncSession, organisation_id: int, since: dt.date
             Programme.organisation_id == organisation_id,
             Pair.status.in_(ACTIVE_PAIR_STATUSES),
             Pair.decided_at <= since,
-            ~exists(held),
+            ~held(Meeting.pair_id == Pair.id),
+            or_(Pair.group_key.is_(None), ~held(Meeting.group_key == Pair.group_key)),
         )
     )
     return int((await session.execute(stmt)).scalar_one())

@@ -1,4 +1,4 @@
-"""reports: organisation totals per year and KPI targets per year
+"""reports: organisation totals and KPI targets per year; poll answers by membership
 
 Revision ID: 0009_reports
 Revises: 0008_quarterly
@@ -50,8 +50,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_kpi_targets')),
     sa.UniqueConstraint('organisation_id', 'year', 'code', name='org_year_code')
     )
+    with op.batch_alter_table('survey_responses', schema=None) as batch_op:
+        batch_op.create_index('ix_survey_responses_membership', ['membership_id'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('survey_responses', schema=None) as batch_op:
+        batch_op.drop_index('ix_survey_responses_membership')
     op.drop_table('kpi_targets')
     op.drop_table('org_totals')

@@ -13,11 +13,12 @@ from bot.services.reports.summary import PROGRESS_ORDER
 from db.models import OrgTotals, PairStatus, Role
 
 
-def pct(value: float | None) -> str:
+def pct(value: float | None, language: str = "ru") -> str:
+    """One decimal at most, with the language's decimal mark: 33,3 (ru), 33.3 (en)."""
     if value is None:
         return "—"
     text = f"{value:.1f}".rstrip("0").rstrip(".")
-    return text.replace(".", ",")
+    return text if language == "en" else text.replace(".", ",")
 
 
 def _people_line(t: Translator, role: str, counts: Mapping[str, int]) -> str:
@@ -31,7 +32,7 @@ def _satisfaction(t: Translator, summary: Summary, role: str) -> str:
     ok, answered = summary.satisfaction.get(role, (0, 0))
     if not answered:
         return t("reports.no_answers")
-    return t("reports.share", pct=pct(summary.share(role)), ok=ok, n=answered)
+    return t("reports.share", pct=pct(summary.share(role), t.language), ok=ok, n=answered)
 
 
 def render_summary(t: Translator, summary: Summary, org_name: str) -> str:
@@ -68,7 +69,7 @@ def _kpi_line(t: Translator, row: KpiRow) -> str:
         return f"⚪️ <b>{name}</b>: {missing} · {target}"
     mark = "✅" if row.met else "❌"
     verdict = t("reports.met") if row.met else t("reports.not_met")
-    return (f"{mark} <b>{name}</b>: {pct(row.value_pct)} % "
+    return (f"{mark} <b>{name}</b>: {pct(row.value_pct, t.language)} % "
             f"({row.numerator}/{row.denominator}) · {target} · {verdict}")
 
 

@@ -239,3 +239,10 @@ async def test_target_and_totals_validation(db) -> None:  # type: ignore[no-unty
         assert rows["students"].target_pct == 10 and rows["students"].met is True
         targets = await service.targets(session, a.org.id, 2027)
         assert targets[Kpi.STUDENTS] == 70  # a year has its own targets
+
+
+def test_percent_format_per_language() -> None:
+    from bot.views.reports import pct
+
+    assert [pct(100 / 3), pct(100 / 3, "en"), pct(20.0), pct(0.0), pct(None)] == [
+        "33,3", "33.3", "20", "0", "—"]

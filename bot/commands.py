@@ -26,7 +26,7 @@ GENERAL = ("help", "cancel")
 CURATOR = (
     "programmes", "newprogramme", "invite", "mentees", "mentors", "match", "pairs", "pair",
     "unpair", "preferences", "journal", "plan", "remind", "polls", "broadcast", "paused",
-    "complete", "monitoring", "reports",
+    "complete", "monitoring", "reports", "summary", "kpi", "totals", "targets",
     "charts", "swot", "top",  # reports (handlers/charts.py)
 )
 COORDINATOR = ("neworg", "orgs", "curatorinvite")

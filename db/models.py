@@ -391,3 +391,5 @@ from db.models_cycle import PlanGoal as PlanGoal  # noqa: E402
 from db.models_cycle import PlanTask as PlanTask  # noqa: E402
 from db.models_cycle import SurveyResponse as SurveyResponse  # noqa: E402
 from db.models_quarterly import QuarterlyReport as QuarterlyReport  # noqa: E402
+from db.models_reports import KpiTarget as KpiTarget  # noqa: E402
+from db.models_reports import OrgTotals as OrgTotals  # noqa: E402

@@ -26,6 +26,7 @@ def get_routers() -> list[Router]:
         profile,
         quarterly,
         questionnaire,
+        reports,
     )
 
     # Each module builds a fresh router: a second dispatcher (tests, webhook mode) gets its own.
@@ -48,6 +49,7 @@ def get_routers() -> list[Router]:
         polls.create_router(),
         quarterly.create_router(),
         charts.create_router(),
+        reports.create_router(),
         curator.create_router(),
         fallback.create_router(),
     ]

@@ -10,7 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, OffsetClock
 from bot.config import Settings
-from scheduler import broadcasts, journal, nudges, outbox, polls, quarterly, reminders
+from scheduler import (
+    broadcasts,
+    deadlines,
+    journal,
+    nudges,
+    outbox,
+    polls,
+    quarterly,
+    reminders,
+)
 from scheduler import clock as clock_sync
 
 log = logging.getLogger(__name__)
@@ -69,6 +78,15 @@ def create_scheduler(
         replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=None,
     )
     add_cycle_jobs(scheduler, bot, sessionmaker, clock)
+    admin_ids = settings.admin_ids if settings is not None else frozenset()
+
+    async def remind_deadlines() -> None:  # reporting deadlines and quarterly summaries
+        await deadlines.tick(sessionmaker, clock, admin_ids)
+
+    scheduler.add_job(
+        remind_deadlines, "interval", seconds=deadlines.INTERVAL_S, id="deadlines.remind",
+        replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=None,
+    )
     if isinstance(clock, OffsetClock):
         moved = clock
 

@@ -108,6 +108,7 @@ async def forget(
     for membership in memberships:
         result.organisation_ids.add(membership.organisation_id)
         result.memberships.setdefault(membership.organisation_id, []).append(membership.id)
+        membership.is_disabled_student = False  # the ОВЗ mark is personal (health) data
         if membership.status != MembershipStatus.DECLINED:
             membership.status = MembershipStatus.WITHDRAWN
         session.add(

@@ -26,6 +26,7 @@ from keyboards.callbacks import (
 )
 from keyboards.common import column, short
 from keyboards.coordinator import DatesAnswer, NewProgDatesCb, NewProgOrgCb, two
+from keyboards.reports import ovz_button
 
 FORMS = [f.value for f in Form]
 BASE_ROLES = (Role.MENTEE, Role.MENTOR)
@@ -181,6 +182,8 @@ def _card_facts(t: Translator, card: Card) -> str:
     ) or t("people.consent_none")))
     if card.partners:
         lines.append(t("people.card_pairs", pairs=_paired(t, card.partners)))
+    lines.append(t("reports.ovz_line", value=t(  # ОВЗ: set by a curator, never asked in chat
+        "reports.ovz_yes" if membership.is_disabled_student else "reports.ovz_no")))
     return "\n" + "\n".join(lines)
 
 
@@ -210,7 +213,8 @@ def card(
         ]
         blocks.append("\n".join(lines))
     page_no = min(max(page_no, 0), 10_000)  # the list clamps to its last page
-    back = column([(t("common.back"), PeopleCb(role=membership.role, page=page_no))])
+    back = column([ovz_button(t, membership.id, membership.is_disabled_student),
+                   (t("common.back"), PeopleCb(role=membership.role, page=page_no))])
     parts = chunks(blocks)
     return [(part, back if i == len(parts) - 1 else None) for i, part in enumerate(parts)]
 

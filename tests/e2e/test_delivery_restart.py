@@ -169,7 +169,14 @@ async def test_sigkill_mid_broadcast_then_restart_sends_each_copy_once(
     assert query(db_path, "SELECT status, total, text FROM broadcasts") == [
         ("done", PEOPLE, None)
     ]
-    # the kill cut requests off (499: the client went away); nothing else failed
-    assert not [e for e in fake_telegram.errors if e.status != 499], fake_telegram.errors[:5]
+    # the kill cut requests off (499: the client went away); nothing else failed. The
+    # restarted bot does not know what its predecessor last showed in the progress message,
+    # so re-showing the same count is refused as "not modified", which the bot ignores.
+    unexpected = [
+        e for e in fake_telegram.errors
+        if e.status != 499
+        and not (e.method == "editMessageText" and "not modified" in e.description)
+    ]
+    assert not unexpected, unexpected[:5]
     # the rows claimed by the killed process came back when their lease ran out
     assert "of a stopped sender back in the queue" in second.log_text()

@@ -13,6 +13,7 @@ def get_routers() -> list[Router]:
         coordinator,
         curator,
         errors,
+        export,
         fallback,
         journal,
         matching,
@@ -46,6 +47,7 @@ def get_routers() -> list[Router]:
         closing.create_router(),
         polls.create_router(),
         quarterly.create_router(),
+        export.create_router(),
         curator.create_router(),
         fallback.create_router(),
     ]

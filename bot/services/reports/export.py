@@ -1,0 +1,442 @@
+"""The monitoring workbook (/export): its sheets as data, each a list of columns and a row
+source that reads the database in keyset-paginated chunks, so memory stays flat whatever
+the organisation's size.
+
+Plain values only: codes (roles, stages, statuses, dimensions) are left as codes and worded
+by the writer (bot/services/reports/export_files.py) through the labels it is given;
+datetimes are aware UTC and shown in the organisation's timezone by the writer.
+
+Who is left out: people who withdrew consent or used /forget (their memberships are
+"withdrawn" or "declined", the participant "forgotten"), and every row about them (their
+pairs, the pairs' meetings and plans, their poll answers and self-assessments).
+Nothing here writes or commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from db.models import (
+    Answer,
+    Meeting,
+    MeetingFeedback,
+    Membership,
+    MembershipStatus,
+    Organisation,
+    Pair,
+    Participant,
+    ParticipantStatus,
+    Plan,
+    PlanGoal,
+    PlanTask,
+    Programme,
+    QuestionnaireResponse,
+    ResponseStatus,
+    Role,
+    SurveyResponse,
+)
+
+CHUNK = 5000
+ASSESSMENT_ID = "assessment"
+LEFT_OUT = (MembershipStatus.WITHDRAWN, MembershipStatus.DECLINED)
+
+
+class Kind(StrEnum):
+    """How the writer shows a column's values."""
+
+    TEXT = "text"
+    NUMBER = "number"
+    DATE = "date"  # a date, or an aware datetime shown as the local date
+    TIME = "time"  # an aware datetime shown in the organisation's timezone
+    CODE = "code"  # a code worded by the labels (`export.value.<column>.<code>`)
+    FLAG = "flag"  # true/false shown as yes/no
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str  # the title is `export.col.<key>`
+    kind: Kind = Kind.TEXT
+
+
+Row = Sequence[Any]
+Query = Select[*tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What to export: these organisations, as of `now` (the KPIs' year)."""
+
+    orgs: tuple[int, ...]
+    now: dt.datetime
+
+
+RowSource = Callable[[AsyncSession, Scope], AsyncIterator[list[Row]]]
+Counter = Callable[[AsyncSession, Scope], Awaitable[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class Sheet:
+    """One sheet: `name` is its code (`/export csv NAME`, the title `export.sheet.<name>`).
+    The first column is always the organisation (its timezone comes with each row)."""
+
+    name: str
+    columns: tuple[Column, ...]
+    rows: RowSource  # chunks of rows: (timezone, *values per column)
+    count: Counter  # how many rows, for the progress
+
+
+# -- who is in ---------------------------------------------------------------------------------
+def _present(membership: Any, participant: Any) -> ColumnElement[bool]:
+    return and_(
+        membership.status.notin_(LEFT_OUT),
+        participant.status != ParticipantStatus.FORGOTTEN,
+    )
+
+
+async def _keyset(
+    session: AsyncSession, stmt: Query, key: Any, size: int = CHUNK
+) -> AsyncIterator[list[Row]]:
+    """Rows of `stmt` in chunks of `size`, ordered by the unique `key` (its first column)."""
+    last: Any = None
+    while True:
+        page = stmt if last is None else stmt.where(key > last)
+        rows = list(await session.execute(page.order_by(key).limit(size)))
+        if not rows:
+            return
+        last = rows[-1][0]
+        yield [row[1:] for row in rows]
+        if len(rows) < size:
+            return
+
+
+async def _count(session: AsyncSession, stmt: Query) -> int:
+    return int((await session.execute(select(func.count()).select_from(stmt.subquery())))
+               .scalar_one())
+
+
+# -- registries ----------------------------------------------------------------------------------
+PEOPLE_COLUMNS = (
+    Column("organisation"), Column("number", Kind.NUMBER), Column("full_name"),
+    Column("category", Kind.CODE), Column("form", Kind.CODE), Column("status", Kind.CODE),
+    Column("person_status", Kind.CODE), Column("joined", Kind.DATE),
+)
+
+
+def _people(role: Role) -> Query:
+    return (
+        select(
+            Membership.id, Organisation.timezone, Organisation.name, Membership.id,
+            Participant.full_name, Membership.category, Membership.form, Membership.status,
+            Participant.status, Membership.created_at,
+            *((Membership.load, Membership.capacity) if role == Role.MENTOR
+              else (Membership.is_disabled_student,)),
+            Membership.full_cycle_at,
+        )
+        .join(Participant, Participant.id == Membership.participant_id)
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .where(Membership.role == role, _present(Membership, Participant))
+    )
+
+
+def _registry(role: Role) -> tuple[RowSource, Counter]:
+    async def rows(session: AsyncSession, scope: Scope) -> AsyncIterator[list[Row]]:
+        stmt = _people(role).where(Membership.organisation_id.in_(scope.orgs))
+        async for chunk in _keyset(session, stmt, Membership.id):
+            yield chunk
+
+    async def count(session: AsyncSession, scope: Scope) -> int:
+        return await _count(
+            session, _people(role).where(Membership.organisation_id.in_(scope.orgs))
+        )
+
+    return rows, count
+
+
+# -- pairs and what hangs on them --------------------------------------------------------------
+MentorM = aliased(Membership, name="mentor_m")
+MenteeM = aliased(Membership, name="mentee_m")
+MentorP = aliased(Participant, name="mentor_p")
+MenteeP = aliased(Participant, name="mentee_p")
+
+
+def _with_pair(stmt: Query, orgs: Sequence[int]) -> Query:
+    """Joins a statement that selects from Pair to both sides and the organisation, keeping
+    the pairs of `orgs` whose both sides are present."""
+    return (
+        stmt.join(MentorM, MentorM.id == Pair.mentor_membership_id)
+        .join(MenteeM, MenteeM.id == Pair.mentee_membership_id)
+        .join(MentorP, MentorP.id == MentorM.participant_id)
+        .join(MenteeP, MenteeP.id == MenteeM.participant_id)
+        .join(Programme, Programme.id == Pair.programme_id)
+        .join(Organisation, Organisation.id == Programme.organisation_id)
+        .where(
+            Programme.organisation_id.in_(orgs),
+            _present(MentorM, MentorP), _present(MenteeM, MenteeP),
+        )
+    )
+
+
+def _pairs(orgs: Sequence[int]) -> Query:
+    return _with_pair(select(
+        Pair.id, Organisation.timezone, Organisation.name, Pair.id, MentorM.id,
+        MentorP.full_name, MenteeM.id, MenteeP.full_name, Pair.form, Pair.group_key,
+        Pair.status, Pair.created_at, Pair.decided_at,
+    ), orgs)
+
+
+def _meetings(orgs: Sequence[int]) -> Query:
+    stmt = select(
+        Meeting.id, Organisation.timezone, Organisation.name, Meeting.id, Pair.id,
+        Meeting.group_key, MentorP.full_name, MenteeP.full_name, Meeting.kind, Meeting.status,
+        Meeting.starts_at, Meeting.duration_minutes, Meeting.actual_minutes, Meeting.place,
+        Meeting.topics, Meeting.next_steps, Meeting.logged_at, MeetingFeedback.took_place,
+        MeetingFeedback.rating,
+    ).select_from(Meeting).join(Pair, Pair.id == Meeting.pair_id).outerjoin(
+        MeetingFeedback, and_(
+            MeetingFeedback.meeting_id == Meeting.id,
+            MeetingFeedback.membership_id == Pair.mentee_membership_id,
+        ),
+    )
+    return _with_pair(stmt, orgs)
+
+
+_tasks_total = (
+    select(func.count(PlanTask.id)).where(PlanTask.goal_id == PlanGoal.id)
+    .correlate(PlanGoal).scalar_subquery()
+)
+_tasks_done = (
+    select(func.count(PlanTask.id))
+    .where(PlanTask.goal_id == PlanGoal.id, PlanTask.done_at.is_not(None))
+    .correlate(PlanGoal).scalar_subquery()
+)
+
+
+def _goals(orgs: Sequence[int]) -> Query:
+    stmt = select(
+        PlanGoal.id, Organisation.timezone, Organisation.name, Pair.id, MentorP.full_name,
+        MenteeP.full_name, PlanGoal.position, PlanGoal.title, PlanGoal.target_date,
+        PlanGoal.progress, PlanGoal.done_at, _tasks_done, _tasks_total,
+    ).select_from(PlanGoal).join(Plan, Plan.id == PlanGoal.plan_id).join(
+        Pair, Pair.id == Plan.pair_id
+    )
+    return _with_pair(stmt, orgs)
+
+
+def _pair_source(build: Callable[[Sequence[int]], Query], key: Any) -> tuple[
+    RowSource, Counter
+]:
+    async def rows(session: AsyncSession, scope: Scope) -> AsyncIterator[list[Row]]:
+        async for chunk in _keyset(session, build(scope.orgs), key):
+            yield chunk
+
+    async def count(session: AsyncSession, scope: Scope) -> int:
+        return await _count(session, build(scope.orgs))
+
+    return rows, count
+
+
+# -- polls and the self-assessment ---------------------------------------------------------------
+def _member_of(stmt: Query, membership_id: Any, orgs: Sequence[int]) -> Query:
+    return (
+        stmt.join(Membership, Membership.id == membership_id)
+        .join(Participant, Participant.id == Membership.participant_id)
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .where(Membership.organisation_id.in_(orgs), _present(Membership, Participant))
+    )
+
+
+def _polls(orgs: Sequence[int]) -> Query:
+    stmt = select(
+        SurveyResponse.id, Organisation.timezone, Organisation.name, SurveyResponse.survey_id,
+        SurveyResponse.milestone, SurveyResponse.pair_id, Membership.id, Participant.full_name,
+        Membership.role, SurveyResponse.sent_at, SurveyResponse.submitted_at,
+        SurveyResponse.closed_at.is_not(None), SurveyResponse.satisfaction,
+        SurveyResponse.answers,
+    ).select_from(SurveyResponse)
+    return _member_of(stmt, SurveyResponse.membership_id, orgs)
+
+
+def answers_text(answers: dict[str, Any] | None) -> str:
+    """A poll's kept answers (nothing personal: /forget leaves only these) as one cell."""
+    parts = []
+    for key, value in (answers or {}).items():
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        parts.append(f"{key}: {shown}")
+    return "; ".join(parts)
+
+
+async def _poll_rows(session: AsyncSession, scope: Scope) -> AsyncIterator[list[Row]]:
+    async for chunk in _keyset(session, _polls(scope.orgs), SurveyResponse.id):
+        yield [(*row[:-1], answers_text(row[-1])) for row in chunk]
+
+
+async def _poll_count(session: AsyncSession, scope: Scope) -> int:
+    return await _count(session, _polls(scope.orgs))
+
+
+def _assessed(orgs: Sequence[int]) -> Query:
+    """Memberships with a finished entry or exit self-assessment."""
+    stmt = select(Membership.id).select_from(Membership).where(
+        select(QuestionnaireResponse.id).where(
+            QuestionnaireResponse.membership_id == Membership.id,
+            QuestionnaireResponse.questionnaire_id == ASSESSMENT_ID,
+            QuestionnaireResponse.status == ResponseStatus.DONE,
+        ).exists()
+    )
+    return (
+        stmt.join(Participant, Participant.id == Membership.participant_id)
+        .where(Membership.organisation_id.in_(orgs), _present(Membership, Participant))
+    )
+
+
+async def _assessment_rows(session: AsyncSession, scope: Scope) -> AsyncIterator[list[Row]]:
+    """One row per person and dimension: entry, exit and the change."""
+    stmt = _assessed(scope.orgs).add_columns(Membership.id)
+    async for chunk in _keyset(session, stmt, Membership.id):
+        ids = [row[0] for row in chunk]
+        found = await session.execute(
+            select(
+                Membership.id, Organisation.timezone, Organisation.name, Participant.full_name,
+                Membership.role, QuestionnaireResponse.stage, Answer.question_id, Answer.value,
+            )
+            .join(Participant, Participant.id == Membership.participant_id)
+            .join(Organisation, Organisation.id == Membership.organisation_id)
+            .join(QuestionnaireResponse, QuestionnaireResponse.membership_id == Membership.id)
+            .join(Answer, Answer.response_id == QuestionnaireResponse.id)
+            .where(
+                Membership.id.in_(ids),
+                QuestionnaireResponse.questionnaire_id == ASSESSMENT_ID,
+                QuestionnaireResponse.status == ResponseStatus.DONE,
+                QuestionnaireResponse.stage.in_(("entry", "exit")),
+            )
+            .order_by(Membership.id, Answer.id)
+        )
+        table: dict[tuple[int, str], list[Any]] = {}
+        for member, tz, org, name, role, stage, dimension, value in found:
+            row = table.setdefault((member, dimension), [tz, org, member, name, role, dimension,
+                                                         None, None, None])
+            score = value if isinstance(value, int | float) and not isinstance(value, bool) \
+                else None
+            row[6 if stage == "entry" else 7] = score
+        for row in table.values():
+            if row[6] is not None and row[7] is not None:
+                row[8] = row[7] - row[6]
+        yield list(table.values())
+
+
+async def _assessment_count(session: AsyncSession, scope: Scope) -> int:
+    stmt = (
+        select(Answer.response_id, Answer.question_id)
+        .join(QuestionnaireResponse, QuestionnaireResponse.id == Answer.response_id)
+        .join(Membership, Membership.id == QuestionnaireResponse.membership_id)
+        .join(Participant, Participant.id == Membership.participant_id)
+        .where(
+            Membership.organisation_id.in_(scope.orgs), _present(Membership, Participant),
+            QuestionnaireResponse.questionnaire_id == ASSESSMENT_ID,
+            QuestionnaireResponse.status == ResponseStatus.DONE,
+            QuestionnaireResponse.stage == "entry",
+        )
+    )
+    return await _count(session, stmt)
+
+
+# -- KPIs (bot.services.reports.kpi, when present) ---------------------------------------------
+def _kpi_module() -> Any:
+    try:
+        return importlib.import_module("bot.services.reports.kpi")
+    except ImportError:
+        return None
+
+
+async def _kpi_rows(session: AsyncSession, scope: Scope) -> AsyncIterator[list[Row]]:
+    module = _kpi_module()
+    for org in scope.orgs:
+        organisation = await session.get(Organisation, org)
+        if organisation is None:
+            continue
+        found = await module.kpis(session, org, scope.now.year, scope.now)
+        yield [
+            (organisation.timezone, organisation.name, k.code, k.numerator, k.denominator,
+             k.value_pct, k.target_pct, k.met)
+            for k in found
+        ]
+
+
+async def _kpi_count(session: AsyncSession, scope: Scope) -> int:
+    return len(scope.orgs) * 8  # about eight indicators each: the progress is an estimate
+
+
+# -- the workbook --------------------------------------------------------------------------------
+def sheets() -> list[Sheet]:
+    """The workbook's sheets, in order."""
+    mentors, mentors_n = _registry(Role.MENTOR)
+    mentees, mentees_n = _registry(Role.MENTEE)
+    pairs, pairs_n = _pair_source(_pairs, Pair.id)
+    meetings, meetings_n = _pair_source(_meetings, Meeting.id)
+    goals, goals_n = _pair_source(_goals, PlanGoal.id)
+    org = Column("organisation")
+    out = [
+        Sheet("mentors", (*PEOPLE_COLUMNS, Column("load", Kind.NUMBER),
+                          Column("capacity", Kind.NUMBER), Column("full_cycle", Kind.DATE)),
+              mentors, mentors_n),
+        Sheet("mentees", (*PEOPLE_COLUMNS, Column("disabled", Kind.FLAG),
+                          Column("full_cycle", Kind.DATE)),
+              mentees, mentees_n),
+        Sheet("pairs", (
+            org, Column("pair", Kind.NUMBER), Column("mentor_number", Kind.NUMBER),
+            Column("mentor"), Column("mentee_number", Kind.NUMBER), Column("mentee"),
+            Column("form", Kind.CODE), Column("group"), Column("stage", Kind.CODE),
+            Column("created", Kind.DATE), Column("approved", Kind.DATE),
+        ), pairs, pairs_n),
+        Sheet("meetings", (
+            org, Column("meeting", Kind.NUMBER), Column("pair", Kind.NUMBER), Column("group"),
+            Column("mentor"), Column("mentee"), Column("kind", Kind.CODE),
+            Column("meeting_status", Kind.CODE), Column("starts", Kind.TIME),
+            Column("planned_minutes", Kind.NUMBER), Column("actual_minutes", Kind.NUMBER),
+            Column("place"), Column("topics"), Column("next_steps"),
+            Column("logged", Kind.TIME), Column("took_place", Kind.FLAG),
+            Column("rating", Kind.NUMBER),
+        ), meetings, meetings_n),
+        Sheet("plans", (
+            org, Column("pair", Kind.NUMBER), Column("mentor"), Column("mentee"),
+            Column("position", Kind.NUMBER), Column("goal"), Column("target_date", Kind.DATE),
+            Column("progress", Kind.NUMBER), Column("done", Kind.DATE),
+            Column("tasks_done", Kind.NUMBER), Column("tasks_total", Kind.NUMBER),
+        ), goals, goals_n),
+        Sheet("polls", (
+            org, Column("poll", Kind.CODE), Column("milestone", Kind.CODE),
+            Column("pair", Kind.NUMBER), Column("number", Kind.NUMBER), Column("full_name"),
+            Column("role", Kind.CODE), Column("sent", Kind.DATE), Column("submitted", Kind.DATE),
+            Column("closed", Kind.FLAG), Column("satisfaction", Kind.NUMBER),
+            Column("answers"),
+        ), _poll_rows, _poll_count),
+        Sheet("assessment", (
+            org, Column("number", Kind.NUMBER), Column("full_name"), Column("role", Kind.CODE),
+            Column("dimension", Kind.CODE), Column("entry", Kind.NUMBER),
+            Column("exit", Kind.NUMBER), Column("change", Kind.NUMBER),
+        ), _assessment_rows, _assessment_count),
+    ]
+    if _kpi_module() is not None:
+        out.append(Sheet("kpi", (
+            org, Column("kpi", Kind.CODE), Column("numerator", Kind.NUMBER),
+            Column("denominator", Kind.NUMBER), Column("value_pct", Kind.NUMBER),
+            Column("target_pct", Kind.NUMBER), Column("met", Kind.FLAG),
+        ), _kpi_rows, _kpi_count))
+    return out
+
+
+def sheet_names() -> list[str]:
+    return [sheet.name for sheet in sheets()]
+
+
+def find_sheet(name: str) -> Sheet | None:
+    return next((s for s in sheets() if s.name == name.strip().lower()), None)

@@ -1,6 +1,6 @@
-"""Writing the export's sheets to files: an .xlsx workbook (openpyxl's write-only mode: rows
-go straight to the file, nothing is kept) or one sheet as CSV (UTF-8 with a BOM, so Excel
-opens Cyrillic; `;`-separated, as Excel expects in a Russian locale).
+"""Writing the export's sheets to files: an .xlsx workbook (streamed: rows go straight into
+the archive, nothing is kept; bot/services/reports/export_xlsx.py) or one sheet as CSV (UTF-8
+with a BOM, so Excel opens Cyrillic; `;`-separated, as Excel expects in a Russian locale).
 
 Titles and codes are worded by the `Labels` the caller gives (the worker builds them from the
 translator). Text a person typed never becomes a formula: in the workbook it is stored as a
@@ -18,13 +18,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.reports.export import Column, Kind, Row, Scope, Sheet
+from bot.services.reports.export_xlsx import ILLEGAL_XML, XlsxWriter
 
 FORMULA_START = ("=", "+", "-", "@")
 SHEET_TITLE_LIMIT = 31  # Excel's
@@ -67,7 +64,7 @@ def _converter(column: Column, labels: Labels) -> Callable[[Any, str], Any]:
     if kind == Kind.FLAG:
         return lambda v, tz: None if v is None else (labels.yes if v else labels.no)
     if kind == Kind.TEXT:
-        return lambda v, tz: ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v
+        return lambda v, tz: ILLEGAL_XML.sub("", v) if isinstance(v, str) else v
     return lambda v, tz: v
 
 
@@ -101,15 +98,6 @@ def sheet_title(labels: Labels, sheet: Sheet) -> str:
     return labels.sheet(sheet.name)[:SHEET_TITLE_LIMIT]
 
 
-def _append(ws: WriteOnlyWorksheet, values: list[Any]) -> None:
-    for i, value in enumerate(values):
-        if isinstance(value, str) and value.startswith("="):
-            cell = WriteOnlyCell(ws, value=value)
-            cell.data_type = "s"  # typed by a person: text, never a formula
-            values[i] = cell
-    ws.append(values)
-
-
 async def _total(session: AsyncSession, scope: Scope, sheets: Sequence[Sheet]) -> int:
     return sum([await sheet.count(session, scope) for sheet in sheets])
 
@@ -120,18 +108,20 @@ async def write_xlsx(
 ) -> int:
     """The workbook at `path`; returns the number of data rows written."""
     tracker = _Tracker(await _total(session, scope, sheets), progress)
-    workbook = Workbook(write_only=True)
     written = 0
-    for sheet in sheets:
-        ws = workbook.create_sheet(sheet_title(labels, sheet))
-        ws.append([labels.column(column.key) for column in sheet.columns])
-        rows = _Rows(sheet, labels)
-        async for chunk in sheet.rows(session, scope):
-            for row in chunk:
-                _append(ws, rows.shown(row))
-            written += len(chunk)
-            tracker.add(len(chunk))
-    workbook.save(path)
+    with XlsxWriter(path) as book:
+        for sheet in sheets:
+            out = book.sheet(
+                sheet_title(labels, sheet), [column.kind for column in sheet.columns],
+                [labels.column(column.key) for column in sheet.columns],
+            )
+            rows = _Rows(sheet, labels)
+            async for chunk in sheet.rows(session, scope):
+                for row in chunk:
+                    out.append(rows.shown(row))
+                written += len(chunk)
+                tracker.add(len(chunk))
+            out.close()
     return written
 
 

@@ -60,16 +60,21 @@ def labels(language: str, catalog: Catalog | None = None) -> Labels:
     polls = {q.id: t.pick(q.title) for q in catalog}
 
     def value(column: str, code: str) -> str:
-        if column == "dimension" and code in dimensions:
-            return dimensions[code]
         if column == "poll" and code in polls:
             return polls[code]
         key = f"export.value.{column}.{code}"
         return t(key) if t.has(key) else code
 
+    def column(key: str) -> str:
+        stage, _, dimension = key.partition(".")  # the self-assessment's "entry.engagement"
+        if dimension:
+            return t("export.col.by_dimension", dimension=dimensions.get(dimension, dimension),
+                     stage=t(f"export.col.{stage}"))
+        return t(f"export.col.{key}")
+
     return Labels(
         sheet=lambda name: t(f"export.sheet.{name}"),
-        column=lambda key: t(f"export.col.{key}"),
+        column=column,
         value=value,
         yes=t("export.flag_yes"),
         no=t("export.flag_no"),

@@ -179,10 +179,13 @@ async def test_workbook_cells_match_the_database(seeded, tmp_path: Path) -> None
                          world.mentee_m.id, "Ученик Иван", "наставляемый")
     assert poll[9:] == ("нет", 9, "comfort: 9; fit: good_fit")
 
-    assessment = sheets["Самооценка вход-выход"][1:]
+    head, *assessment = sheets["Самооценка вход-выход"]
+    assert head[4:7] == ("Вовлеченность: вход", "Вовлеченность: выход",
+                         "Вовлеченность: изменение")
+    assert head[14] == "Тревожность: выход"
     assert [r[1:] for r in assessment] == [
-        (world.mentee_m.id, "Ученик Иван", "наставляемый", "Вовлеченность", 4, 7, 3),
-        (world.mentee_m.id, "Ученик Иван", "наставляемый", "Тревожность", 8, 5, -3),
+        (world.mentee_m.id, "Ученик Иван", "наставляемый", 4, 7, 3, *[None] * 6, 8, 5, -3,
+         *[None] * 6),
     ]
 
 

@@ -3,8 +3,10 @@ the archive, nothing is kept; bot/services/reports/export_xlsx.py) or one sheet 
 with a BOM, so Excel opens Cyrillic; `;`-separated, as Excel expects in a Russian locale).
 
 Titles and codes are worded by the `Labels` the caller gives (the worker builds them from the
-translator). Text a person typed never becomes a formula: in the workbook it is stored as a
-string, in CSV a leading `= + - @` gets an apostrophe.
+translator). Text a person typed never becomes a formula: in the workbook it is an inline
+string, in CSV a leading `= + - @` gets an apostrophe. Values come raw from the driver
+(bot/services/reports/export.py): moments as naive-UTC text (SQLite) or datetimes
+(PostgreSQL), flags as 0/1 or booleans.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.reports.export import Column, Kind, Row, Scope, Sheet
-from bot.services.reports.export_xlsx import ILLEGAL_XML, XlsxWriter
+from bot.services.reports import export_xlsx as x
+from bot.services.reports.export import Column, Kind, Scope, Sheet
 
 FORMULA_START = ("=", "+", "-", "@")
 SHEET_TITLE_LIMIT = 31  # Excel's
+EPOCH = dt.datetime(1899, 12, 30)  # Excel's day 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,7 @@ class Labels:
 
 
 Progress = Callable[[int], None]  # percent done, 0-100
+Cell = Callable[[Any, str], Any]  # (raw value, the row's timezone) -> what is written
 
 
 @cache
@@ -44,39 +48,124 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def _local(value: dt.datetime, tz: str) -> dt.datetime:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(_zone(tz)).replace(tzinfo=None)
+def utc_naive(value: Any) -> Any:
+    """A raw moment as a naive UTC datetime; a calendar date (YYYY-MM-DD) as a date."""
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value) if len(value) == 10 else \
+            dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
 
 
-def _converter(column: Column, labels: Labels) -> Callable[[Any, str], Any]:
-    """How a value of this column is shown (the timezone is the row's organisation's)."""
+class Offsets:
+    """The organisations' UTC offsets by hour, computed once per timezone and hour."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, int], float] = {}
+
+    def seconds(self, tz: str, moment: dt.datetime) -> float:
+        key = (tz, moment.toordinal() * 24 + moment.hour)
+        found = self._known.get(key)
+        if found is None:
+            offset = moment.replace(tzinfo=dt.UTC).astimezone(_zone(tz)).utcoffset()
+            found = self._known[key] = offset.total_seconds() if offset is not None else 0.0
+        return found
+
+    def local(self, value: Any, tz: str) -> Any:
+        """A raw moment as the naive local datetime (a date stays a date)."""
+        moment = utc_naive(value)
+        if not isinstance(moment, dt.datetime):
+            return moment
+        return moment + dt.timedelta(seconds=self.seconds(tz, moment))
+
+    def serial(self, value: Any, tz: str) -> float | None:
+        """Excel's serial day number of a raw moment in local time (a date: its day)."""
+        moment = utc_naive(value)
+        if isinstance(moment, dt.datetime):
+            return ((moment - EPOCH).total_seconds() + self.seconds(tz, moment)) / 86400
+        if isinstance(moment, dt.date):
+            return float((moment - EPOCH.date()).days)
+        return None
+
+
+def _words(column: Column, labels: Labels) -> Callable[[Any], str]:
+    """A code column's words, each looked up once."""
+    known: dict[Any, str] = {}
+    key = column.key
+
+    def word(value: Any) -> str:
+        found = known.get(value)
+        if found is None:
+            found = known[value] = labels.value(key, str(value))
+        return found
+
+    return word
+
+
+def _xlsx_cell(column: Column, labels: Labels, offsets: Offsets) -> Cell:
+    """One column's cell XML from a raw value: one call per cell."""
     kind = column.kind
-    if kind == Kind.TIME:
-        return lambda v, tz: _local(v, tz).replace(second=0, microsecond=0) \
-            if isinstance(v, dt.datetime) else v
+    if kind == Kind.NUMBER:
+        return lambda v, tz: x.EMPTY if v is None else f"<c><v>{v}</v></c>"
+    if kind == Kind.TEXT:
+        return lambda v, tz: x.EMPTY if v is None else x.text_cell(str(v))
+    if kind == Kind.FLAG:
+        yes, no = x.text_cell(labels.yes), x.text_cell(labels.no)
+        return lambda v, tz: x.EMPTY if v is None else (yes if v else no)
+    if kind in (Kind.CODE, Kind.LABEL):
+        word = _words(column, labels) if kind == Kind.CODE else str
+        cells: dict[Any, str] = {}
+
+        def coded(v: Any, tz: str) -> str:
+            if v is None:
+                return x.EMPTY
+            found = cells.get(v)
+            if found is None:
+                found = cells[v] = x.text_cell(word(v))
+            return found
+
+        return coded
     if kind == Kind.DATE:
-        return lambda v, tz: _local(v, tz).date() if isinstance(v, dt.datetime) else v
-    if kind == Kind.CODE:
-        key = column.key
-        return lambda v, tz: None if v is None else labels.value(key, str(v))
+        def day(v: Any, tz: str) -> str:
+            serial = None if v is None else offsets.serial(v, tz)
+            return x.EMPTY if serial is None else x.date_cell(int(serial))
+
+        return day
+
+    def moment(v: Any, tz: str) -> str:
+        serial = None if v is None else offsets.serial(v, tz)
+        return x.EMPTY if serial is None else x.time_cell(serial)
+
+    return moment
+
+
+def _csv_cell(column: Column, labels: Labels, offsets: Offsets) -> Cell:
+    kind = column.kind
+    if kind in (Kind.CODE, Kind.LABEL):
+        word = _words(column, labels) if kind == Kind.CODE else str
+        return lambda v, tz: None if v is None else _csv_text(word(v))
     if kind == Kind.FLAG:
         return lambda v, tz: None if v is None else (labels.yes if v else labels.no)
+    if kind == Kind.DATE:
+        def day(v: Any, tz: str) -> Any:
+            local = None if v is None else offsets.local(v, tz)
+            return local.date().isoformat() if isinstance(local, dt.datetime) else local
+
+        return day
+    if kind == Kind.TIME:
+        def moment(v: Any, tz: str) -> Any:
+            local = None if v is None else offsets.local(v, tz)
+            return local.strftime("%Y-%m-%d %H:%M") if isinstance(local, dt.datetime) else local
+
+        return moment
     if kind == Kind.TEXT:
-        return lambda v, tz: ILLEGAL_XML.sub("", v) if isinstance(v, str) else v
+        return lambda v, tz: None if v is None else _csv_text(x.clean(str(v)))
     return lambda v, tz: v
 
 
-class _Rows:
-    """Turns the source's rows into shown values, counting them for the progress."""
-
-    def __init__(self, sheet: Sheet, labels: Labels) -> None:
-        self.convert = [_converter(column, labels) for column in sheet.columns]
-
-    def shown(self, row: Row) -> list[Any]:
-        tz = row[0]
-        return [convert(value, tz) for convert, value in zip(self.convert, row[1:], strict=True)]
+def _csv_text(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 class _Tracker:
@@ -108,29 +197,24 @@ async def write_xlsx(
 ) -> int:
     """The workbook at `path`; returns the number of data rows written."""
     tracker = _Tracker(await _total(session, scope, sheets), progress)
+    offsets = Offsets()
     written = 0
-    with XlsxWriter(path) as book:
+    with x.XlsxWriter(path) as book:
         for sheet in sheets:
             out = book.sheet(
                 sheet_title(labels, sheet), [column.kind for column in sheet.columns],
                 [labels.column(column.key) for column in sheet.columns],
             )
-            rows = _Rows(sheet, labels)
+            cells = [_xlsx_cell(column, labels, offsets) for column in sheet.columns]
             async for chunk in sheet.rows(session, scope):
-                for row in chunk:
-                    out.append(rows.shown(row))
+                out.rows(
+                    "".join([cell(v, row[0]) for cell, v in zip(cells, row[1:], strict=True)])
+                    for row in chunk
+                )
                 written += len(chunk)
                 tracker.add(len(chunk))
             out.close()
     return written
-
-
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    return value
 
 
 async def write_csv(
@@ -139,13 +223,17 @@ async def write_csv(
 ) -> int:
     """One sheet as CSV at `path`; returns the number of data rows written."""
     tracker = _Tracker(await sheet.count(session, scope), progress)
+    offsets = Offsets()
+    cells = [_csv_cell(column, labels, offsets) for column in sheet.columns]
     written = 0
     with path.open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out, delimiter=";")
         writer.writerow([labels.column(column.key) for column in sheet.columns])
-        rows = _Rows(sheet, labels)
         async for chunk in sheet.rows(session, scope):
-            writer.writerows([_csv_value(v) for v in rows.shown(row)] for row in chunk)
+            writer.writerows(
+                [cell(v, row[0]) for cell, v in zip(cells, row[1:], strict=True)]
+                for row in chunk
+            )
             written += len(chunk)
             tracker.add(len(chunk))
     return written

@@ -10,22 +10,18 @@ and column widths. Excel, LibreOffice and openpyxl open it.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO
 from xml.sax.saxutils import escape, quoteattr
 
 from bot.services.reports.export import Kind
 
-EPOCH = dt.datetime(1899, 12, 30)  # Excel's day 0 (its 1900 leap-year bug included)
-EPOCH_DATE = EPOCH.date()
 ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 NEEDS_ESCAPE = re.compile(r"[&<>]")
-BUFFER_ROWS = 2000
 WIDTHS = {Kind.NUMBER: 11, Kind.DATE: 12, Kind.TIME: 17, Kind.FLAG: 9}
 TEXT_WIDTH = 24
 
@@ -54,66 +50,25 @@ STYLES = (
 EMPTY = "<c/>"
 
 
-def _text(value: str) -> str:
+def clean(value: str) -> str:
+    """Without the control characters XML 1.0 forbids."""
+    return ILLEGAL_XML.sub("", value) if not value.isprintable() else value
+
+
+def text_cell(value: str) -> str:
+    """An inline string: shown as typed, never a formula."""
+    value = clean(value)
     if NEEDS_ESCAPE.search(value):
         value = escape(value)
     return f'<c t="inlineStr"><is><t xml:space="preserve">{value}</t></is></c>'
 
 
-def _any(value: Any) -> str:
-    if value is None:
-        return EMPTY
-    if isinstance(value, bool):
-        return f'<c t="b"><v>{int(value)}</v></c>'
-    if isinstance(value, int | float):
-        return f"<c><v>{value}</v></c>"
-    if isinstance(value, dt.datetime):
-        return _time(value)
-    if isinstance(value, dt.date):
-        return _date(value)
-    return _text(ILLEGAL_XML.sub("", str(value)))
+def date_cell(serial: int) -> str:
+    return f'<c s="{STYLE_DATE}"><v>{serial}</v></c>'
 
 
-def _number(value: Any) -> str:
-    if value is None:
-        return EMPTY
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return f"<c><v>{value}</v></c>"
-    return _any(value)
-
-
-def _string(value: Any) -> str:
-    if value is None:
-        return EMPTY
-    if isinstance(value, str):
-        return _text(value)
-    return _any(value)
-
-
-def _date(value: Any) -> str:
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    if isinstance(value, dt.date):
-        return f'<c s="{STYLE_DATE}"><v>{(value - EPOCH_DATE).days}</v></c>'
-    return _any(value)
-
-
-def _time(value: Any) -> str:
-    if isinstance(value, dt.datetime):
-        delta = value.replace(tzinfo=None) - EPOCH
-        serial = delta.days + delta.seconds / 86400
-        return f'<c s="{STYLE_TIME}"><v>{serial!r}</v></c>'
-    return _any(value)
-
-
-def _formatter(kind: Kind) -> Callable[[Any], str]:
-    if kind == Kind.NUMBER:
-        return _number
-    if kind == Kind.DATE:
-        return _date
-    if kind == Kind.TIME:
-        return _time
-    return _string
+def time_cell(serial: float) -> str:
+    return f'<c s="{STYLE_TIME}"><v>{serial!r}</v></c>'
 
 
 class SheetWriter:
@@ -121,9 +76,7 @@ class SheetWriter:
 
     def __init__(self, stream: IO[bytes], kinds: Sequence[Kind], header: Sequence[str]) -> None:
         self.stream = stream
-        self.formats = [_formatter(kind) for kind in kinds]
         self.row = 1
-        self.buffer: list[str] = []
         cols = "".join(
             f'<col min="{i}" max="{i}" width="{WIDTHS.get(kind, TEXT_WIDTH)}" customWidth="1"/>'
             for i, kind in enumerate(kinds, start=1)
@@ -141,20 +94,17 @@ class SheetWriter:
             + "</row>"
         ).encode())
 
-    def append(self, values: Sequence[Any]) -> None:
-        self.row += 1
-        cells = "".join([fmt(v) for fmt, v in zip(self.formats, values, strict=True)])
-        self.buffer.append(f'<row r="{self.row}">{cells}</row>')
-        if len(self.buffer) >= BUFFER_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.buffer:
-            self.stream.write("".join(self.buffer).encode())
-            self.buffer = []
+    def rows(self, rows: Iterable[str]) -> None:
+        """Rows given as their cells' XML, written at once."""
+        parts = []
+        n = self.row
+        for cells in rows:
+            n += 1
+            parts.append(f'<row r="{n}">{cells}</row>')
+        self.row = n
+        self.stream.write("".join(parts).encode())
 
     def close(self) -> None:
-        self.flush()
         self.stream.write(b"</sheetData></worksheet>")
         self.stream.close()
 
@@ -165,11 +115,13 @@ class XlsxWriter:
     def __init__(self, path: Path) -> None:
         self.zip = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1)
         self.titles: list[str] = []
+        self.current: SheetWriter | None = None
 
     def sheet(self, title: str, kinds: Sequence[Kind], header: Sequence[str]) -> SheetWriter:
         self.titles.append(title)
         name = f"xl/worksheets/sheet{len(self.titles)}.xml"
-        return SheetWriter(self.zip.open(name, "w", force_zip64=True), kinds, header)
+        self.current = SheetWriter(self.zip.open(name, "w", force_zip64=True), kinds, header)
+        return self.current
 
     def _finish(self) -> None:
         n = len(self.titles)
@@ -225,4 +177,6 @@ class XlsxWriter:
             if kind is None:
                 self._finish()
         finally:
+            if self.current is not None and not self.current.stream.closed:
+                self.current.stream.close()
             self.zip.close()

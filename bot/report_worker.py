@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 
 from bot.i18n import translator
 from bot.services.polls import with_polls
-from bot.services.questionnaires import DATA_DIR, Catalog
+from bot.services.questionnaires import Catalog, default_catalog
 from bot.services.reports import export
 from bot.services.reports.export_files import Labels, write_csv, write_xlsx
 from db.engine import is_sqlite
@@ -55,7 +55,7 @@ def read_only_engine(url: str) -> AsyncEngine:
 def labels(language: str, catalog: Catalog | None = None) -> Labels:
     """Titles and codes in the person's language (Russian by default)."""
     t = translator(language)
-    catalog = catalog or with_polls(Catalog.from_dir(DATA_DIR))
+    catalog = catalog or with_polls(default_catalog())
     dimensions = {q.id: t.pick(q.label) for q in catalog.assessment().questions}
     polls = {q.id: t.pick(q.title) for q in catalog}
 

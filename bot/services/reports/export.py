@@ -53,6 +53,7 @@ from db.models import (
 )
 
 CHUNK = 5000
+PREFETCH_STEPS = 8
 ASSESSMENT_ID = "assessment"
 LEFT_OUT = (MembershipStatus.WITHDRAWN, MembershipStatus.DECLINED)
 
@@ -128,12 +129,16 @@ async def _keyset(
 
     async def page(last: Any) -> list[Row]:
         query = stmt if last is None else stmt.where(key > last)
-        return list(await session.execute(_raw(query.order_by(key).limit(size))))
+        connection = await session.connection()  # Core rows: no ORM loading on the way
+        return list(await connection.execute(_raw(query.order_by(key).limit(size))))
 
     rows = await page(None)
     while rows:
         more = len(rows) == size
         following = asyncio.ensure_future(page(rows[-1][0])) if more and prefetch else None
+        if following is not None:
+            for _ in range(PREFETCH_STEPS):  # let the query reach the driver's thread
+                await asyncio.sleep(0)
         try:
             yield [row[1:] for row in rows]
         except BaseException:
@@ -331,6 +336,18 @@ def _assessed(orgs: Sequence[int]) -> Query:
     )
 
 
+def _score(raw: Any) -> int | float | None:
+    """A self-assessment answer (raw JSON text on SQLite) as a number, else None."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return None
+    return raw
+
+
 def dimensions() -> list[str]:
     """The self-assessment's dimensions (question ids), in the questionnaire's order."""
     return [q.id for q in default_catalog().assessment().questions]
@@ -342,7 +359,8 @@ async def _assessment_rows(session: AsyncSession, scope: Scope) -> AsyncIterator
     stmt = _assessed(scope.orgs).add_columns(Membership.id)
     async for chunk in _keyset(session, stmt, Membership.id, prefetch=False):
         ids = [row[0] for row in chunk]
-        found = await session.execute(
+        connection = await session.connection()
+        found = await connection.execute(_raw(
             select(
                 Membership.id, Organisation.timezone, Organisation.name, Participant.full_name,
                 Membership.role, QuestionnaireResponse.stage, Answer.question_id, Answer.value,
@@ -357,13 +375,14 @@ async def _assessment_rows(session: AsyncSession, scope: Scope) -> AsyncIterator
                 QuestionnaireResponse.status == ResponseStatus.DONE,
                 QuestionnaireResponse.stage.in_(("entry", "exit")),
             )
-        )
+        ))
         table: dict[int, list[Any]] = {}
         for member, tz, org, name, role, stage, dimension, value in found:
             row = table.setdefault(member, [tz, org, member, name, role,
                                             *([None] * (3 * len(order)))])
             at = order.get(dimension)
-            if at is None or isinstance(value, bool) or not isinstance(value, int | float):
+            value = _score(value)
+            if at is None or value is None:
                 continue
             row[5 + 3 * at + (0 if stage == "entry" else 1)] = value
         for row in table.values():

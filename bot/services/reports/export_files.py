@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.reports import export_xlsx as x
-from bot.services.reports.export import Column, Kind, Scope, Sheet
+from bot.services.reports.export import Column, Kind, Row, Scope, Sheet
 
 FORMULA_START = ("=", "+", "-", "@")
 SHEET_TITLE_LIMIT = 31  # Excel's
@@ -103,41 +103,67 @@ def _words(column: Column, labels: Labels) -> Callable[[Any], str]:
     return word
 
 
-def _xlsx_cell(column: Column, labels: Labels, offsets: Offsets) -> Cell:
-    """One column's cell XML from a raw value: one call per cell."""
-    kind = column.kind
-    if kind == Kind.NUMBER:
-        return lambda v, tz: x.EMPTY if v is None else f"<c><v>{v}</v></c>"
-    if kind == Kind.TEXT:
-        return lambda v, tz: x.EMPTY if v is None else x.text_cell(str(v))
-    if kind == Kind.FLAG:
-        yes, no = x.text_cell(labels.yes), x.text_cell(labels.no)
-        return lambda v, tz: x.EMPTY if v is None else (yes if v else no)
-    if kind in (Kind.CODE, Kind.LABEL):
-        word = _words(column, labels) if kind == Kind.CODE else str
-        cells: dict[Any, str] = {}
+class _RecentText:
+    """Text cells of one column, the recent ones kept (a pair's ten meetings name the same
+    two people)."""
 
-        def coded(v: Any, tz: str) -> str:
-            if v is None:
-                return x.EMPTY
-            found = cells.get(v)
-            if found is None:
-                found = cells[v] = x.text_cell(word(v))
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self.known: dict[Any, str] = {}
+
+    def __call__(self, value: Any) -> str:
+        found = self.known.get(value)
+        if found is None:
+            if len(self.known) >= self.LIMIT:
+                self.known.clear()
+            found = self.known[value] = x.text_cell(str(value))
+        return found
+
+
+class _XlsxRow:
+    """A sheet's row as cell XML, from the raw row (timezone first). The function is
+    generated per sheet so a number is one f-string and a code one dict look-up: no call per
+    cell for them (a million-row export spends most of its time here)."""
+
+    def __init__(self, columns: Sequence[Column], labels: Labels, offsets: Offsets) -> None:
+        names: dict[str, Any] = {"EMPTY": x.EMPTY}
+        parts = []
+        for i, column in enumerate(columns):
+            v, kind = f"v{i}", column.kind
+            if kind == Kind.NUMBER:
+                parts.append(f'(EMPTY if {v} is None else f"<c><v>{{{v}}}</v></c>")')
+            elif kind in (Kind.CODE, Kind.LABEL, Kind.FLAG):
+                known: dict[Any, str] = {None: x.EMPTY}
+                if kind == Kind.FLAG:
+                    known.update({True: x.text_cell(labels.yes), False: x.text_cell(labels.no)})
+                names[f"k{i}"], names[f"c{i}"] = known, self._coded(column, labels, known)
+                parts.append(f"(k{i}.get({v}) or c{i}({v}))")
+            elif kind == Kind.TEXT:  # names repeat row after row (a pair's meetings)
+                names[f"t{i}"] = _RecentText()
+                parts.append(f"(EMPTY if {v} is None else t{i}({v}))")
+            else:
+                names["offsets"], names["date"], names["time"] = offsets, x.date_cell, x.time_cell
+                cell = "date(int(s))" if kind == Kind.DATE else "time(s)"
+                parts.append(f"(EMPTY if (s := offsets.serial({v}, tz)) is None else {cell})")
+        values = ", ".join(f"v{i}" for i in range(len(columns)))
+        source = (
+            "def row(raw):\n"
+            f"    tz, {values}, = raw\n"
+            f"    return ''.join(({', '.join(parts)},))\n"
+        )
+        exec(compile(source, f"<export row: {len(columns)} columns>", "exec"), names)
+        self.row: Callable[[Row], str] = names["row"]
+
+    @staticmethod
+    def _coded(column: Column, labels: Labels, known: dict[Any, str]) -> Callable[[Any], str]:
+        word = _words(column, labels) if column.kind == Kind.CODE else str
+
+        def coded(value: Any) -> str:
+            found = known[value] = x.text_cell(word(value))
             return found
 
         return coded
-    if kind == Kind.DATE:
-        def day(v: Any, tz: str) -> str:
-            serial = None if v is None else offsets.serial(v, tz)
-            return x.EMPTY if serial is None else x.date_cell(int(serial))
-
-        return day
-
-    def moment(v: Any, tz: str) -> str:
-        serial = None if v is None else offsets.serial(v, tz)
-        return x.EMPTY if serial is None else x.time_cell(serial)
-
-    return moment
 
 
 def _csv_cell(column: Column, labels: Labels, offsets: Offsets) -> Cell:
@@ -205,12 +231,9 @@ async def write_xlsx(
                 sheet_title(labels, sheet), [column.kind for column in sheet.columns],
                 [labels.column(column.key) for column in sheet.columns],
             )
-            cells = [_xlsx_cell(column, labels, offsets) for column in sheet.columns]
+            row = _XlsxRow(sheet.columns, labels, offsets).row
             async for chunk in sheet.rows(session, scope):
-                out.rows(
-                    "".join([cell(v, row[0]) for cell, v in zip(cells, row[1:], strict=True)])
-                    for row in chunk
-                )
+                out.rows(map(row, chunk))
                 written += len(chunk)
                 tracker.add(len(chunk))
             out.close()

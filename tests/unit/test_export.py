@@ -41,7 +41,8 @@ from db.models import (
 )
 from tests.fakeapi import FakeTelegram
 from tests.unit.journal_world import NOW, World, db, world  # noqa: F401 - fixtures
-from tests.unit.test_journal_dispatch import app  # noqa: F401 - the app fixture
+from keyboards import export as kb
+from tests.unit.test_journal_dispatch import _press, app  # noqa: F401 - the app fixture
 
 T = translator("ru")
 EN = translator("en")
@@ -270,4 +271,32 @@ async def test_commands_scope_refusals_and_the_document(app) -> None:  # type: i
     book = load_workbook(io.BytesIO(fake.documents[-1].content or b""))
     names = [c for ws in book for row in ws.iter_rows(values_only=True) for c in row]
     assert "Чужая Анна" in names and "Ученик Иван" not in names
-    await asyncio.sleep(0)
+    # one sheet as CSV
+    await _say(fake, bot, dp, ids["curator"], "/export csv pairs")
+    sent = await curator.wait_message(contains="(CSV)", timeout=60)
+    assert sent.document is not None and (sent.document.filename or "").endswith(".csv")
+    content = (fake.documents[-1].content or b"").decode("utf-8-sig")
+    assert content.splitlines()[0].startswith("Организация;№ пары;№ наставника")
+    assert "Ученик Иван" in content and "Чужая Анна" not in content
+
+
+async def test_picker_presses_are_rechecked(app) -> None:  # type: ignore[no-untyped-def]
+    fake, bot, dp, database = app
+    async with database.sessionmaker() as session:
+        world = await World(session).setup()
+        ids = await _seed(world)
+        mentee, org = world.mentee.telegram_id, world.org.id
+    curator = fake.user(ids["curator"])
+    forged = kb.picker([(ids["other"], "Колледж Б")], all_label="Все")
+    assert await _press(fake, bot, dp, curator, forged, "Колледж Б") == T("export.not_yours")
+    assert await _press(fake, bot, dp, curator, forged, "Все") == T("export.not_yours")
+    own = kb.picker([(org, "Школа")], all_label=None, sheet="nosuch")
+    assert await _press(fake, bot, dp, curator, own, "Школа") == T("export.not_yours")
+    assert await _press(fake, bot, dp, fake.user(mentee), kb.picker([(org, "Школа")],
+                        all_label=None), "Школа") == T("export.not_yours")
+    assert not fake.documents
+    # a real press on the curator's own organisation: the CSV of meetings arrives
+    own = kb.picker([(org, "Школа")], all_label=None, sheet="meetings")
+    assert await _press(fake, bot, dp, curator, own, "Школа") == ""
+    await curator.wait_message(contains="(CSV)", timeout=60)
+    assert (fake.documents[-1].filename or "").endswith(".csv")

@@ -6,7 +6,6 @@ the worker process), another organisation and mentees/mentors get a refusal, a s
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import datetime as dt
 import io
@@ -39,9 +38,9 @@ from db.models import (
     Role,
     SurveyResponse,
 )
+from keyboards import export as kb
 from tests.fakeapi import FakeTelegram
 from tests.unit.journal_world import NOW, World, db, world  # noqa: F401 - fixtures
-from keyboards import export as kb
 from tests.unit.test_journal_dispatch import _press, app  # noqa: F401 - the app fixture
 
 T = translator("ru")

@@ -21,8 +21,6 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from bot.i18n import translator
-from bot.services.polls import with_polls
-from bot.services.questionnaires import Catalog, default_catalog
 from bot.services.reports import export
 from bot.services.reports.export_files import Labels, write_csv, write_xlsx
 from db.engine import is_sqlite
@@ -52,12 +50,11 @@ def read_only_engine(url: str) -> AsyncEngine:
     return engine
 
 
-def labels(language: str, catalog: Catalog | None = None) -> Labels:
+def labels(language: str) -> Labels:
     """Titles and codes in the person's language (Russian by default)."""
     t = translator(language)
-    catalog = catalog or with_polls(default_catalog())
-    dimensions = {q.id: t.pick(q.label) for q in catalog.assessment().questions}
-    polls = {q.id: t.pick(q.title) for q in catalog}
+    dimensions = {q.id: t.pick(q.label) for q in export.assessment().questions}
+    polls = {poll: t.pick(title) for poll, title in export.poll_titles().items()}
 
     def value(column: str, code: str) -> str:
         if column == "poll" and code in polls:

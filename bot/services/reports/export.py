@@ -24,14 +24,17 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
+import yaml
 from sqlalchemy import ColumnElement, Select, and_, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.types import NullType
 
-from bot.services.questionnaires import default_catalog
+from bot.services.polls import POLLS_DIR
+from bot.services.questionnaires import DATA_DIR, Questionnaire, parse
 from db.models import (
     Answer,
     Meeting,
@@ -361,9 +364,28 @@ def _score(raw: Any) -> int | float | None:
     return raw
 
 
+@cache
+def assessment() -> Questionnaire:
+    """The self-assessment questionnaire alone (libyaml when there: the worker starts fast)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    path = DATA_DIR / f"{ASSESSMENT_ID}.yaml"
+    return parse(yaml.load(path.read_text("utf-8"), Loader=loader), path.name)
+
+
+@cache
+def poll_titles() -> dict[str, dict[str, str]]:
+    """Each poll's title by language, read from the poll files."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    titles = {}
+    for path in sorted(POLLS_DIR.glob("*.yaml")):
+        raw = yaml.load(path.read_text("utf-8"), Loader=loader)
+        titles[str(raw["id"])] = dict(raw.get("title") or {})
+    return titles
+
+
 def dimensions() -> list[str]:
     """The self-assessment's dimensions (question ids), in the questionnaire's order."""
-    return [q.id for q in default_catalog().assessment().questions]
+    return [q.id for q in assessment().questions]
 
 
 async def _assessment_rows(session: AsyncSession, scope: Scope) -> AsyncIterator[list[Row]]:

@@ -244,19 +244,47 @@ def _pairs(orgs: Sequence[int]) -> Query:
 
 
 def _meetings(orgs: Sequence[int]) -> Query:
-    stmt = select(
-        Meeting.id, Organisation.timezone, Organisation.name, Meeting.id, Pair.id,
-        Meeting.group_key, MentorP.full_name, MenteeP.full_name, Meeting.kind, Meeting.status,
-        Meeting.starts_at, Meeting.duration_minutes, Meeting.actual_minutes, Meeting.place,
-        Meeting.topics, Meeting.next_steps, Meeting.logged_at, MeetingFeedback.took_place,
-        MeetingFeedback.rating,
-    ).select_from(Meeting).join(Pair, Pair.id == Meeting.pair_id).outerjoin(
-        MeetingFeedback, and_(
-            MeetingFeedback.meeting_id == Meeting.id,
-            MeetingFeedback.membership_id == Pair.mentee_membership_id,
-        ),
-    )
+    """The journal's rows in one query (for the count; the rows go pair by pair)."""
+    stmt = select(Meeting.id).select_from(Meeting).join(Pair, Pair.id == Meeting.pair_id)
     return _with_pair(stmt, orgs)
+
+
+MEETINGS_PAIRS = 500  # pairs per page of the journal: about 5,000 meetings
+
+
+async def _meeting_rows(session: AsyncSession, scope: Scope) -> AsyncIterator[list[Row]]:
+    """The journal, pair after pair: the pairs' names once, then their meetings through the
+    pair index (a join per meeting for six names would cost more than the meetings)."""
+    pairs = _with_pair(select(
+        Pair.id, Organisation.timezone, Organisation.name, Pair.id, MentorP.full_name,
+        MenteeP.full_name,
+    ), scope.orgs)
+    async for chunk in _keyset(session, pairs, Pair.id, MEETINGS_PAIRS, prefetch=False):
+        known = {row[2]: row for row in chunk}
+        found = await fetch(session, (
+            select(
+                Meeting.pair_id, Meeting.id, Meeting.group_key, Meeting.kind, Meeting.status,
+                Meeting.starts_at, Meeting.duration_minutes, Meeting.actual_minutes,
+                Meeting.place, Meeting.topics, Meeting.next_steps, Meeting.logged_at,
+                MeetingFeedback.took_place, MeetingFeedback.rating,
+            )
+            .join(Pair, Pair.id == Meeting.pair_id)
+            .outerjoin(MeetingFeedback, and_(
+                MeetingFeedback.meeting_id == Meeting.id,
+                MeetingFeedback.membership_id == Pair.mentee_membership_id,
+            ))
+            .where(Meeting.pair_id.in_(list(known)))
+            .order_by(Meeting.pair_id, Meeting.id)
+        ))
+        rows: list[Row] = []
+        for meeting in found:
+            tz, org, pair, mentor, mentee = known[meeting[0]]
+            rows.append((tz, org, meeting[1], pair, meeting[2], mentor, mentee, *meeting[3:]))
+        yield rows
+
+
+async def _meeting_count(session: AsyncSession, scope: Scope) -> int:
+    return await _count(session, _meetings(scope.orgs))
 
 
 _tasks_total = (
@@ -355,6 +383,8 @@ def _assessed(orgs: Sequence[int]) -> Query:
 def _score(raw: Any) -> int | float | None:
     """A self-assessment answer (raw JSON text on SQLite) as a number, else None."""
     if isinstance(raw, str):
+        if raw.isdigit():  # the usual 1-10
+            return int(raw)
         try:
             raw = json.loads(raw)
         except ValueError:
@@ -391,40 +421,35 @@ def dimensions() -> list[str]:
 async def _assessment_rows(session: AsyncSession, scope: Scope) -> AsyncIterator[list[Row]]:
     """One row per person: entry, exit and the change for each dimension."""
     order = {dimension: i for i, dimension in enumerate(dimensions())}
-    stmt = _assessed(scope.orgs).add_columns(Membership.id)
+    width = 3 * len(order)
+    stmt = _assessed(scope.orgs).add_columns(
+        Organisation.timezone, Organisation.name, Membership.id, Participant.full_name,
+        Membership.role,
+    ).join(Organisation, Organisation.id == Membership.organisation_id)
     async for chunk in _keyset(session, stmt, Membership.id, prefetch=False):
-        ids = [row[0] for row in chunk]
+        table = {row[2]: [*row, *([None] * width)] for row in chunk}
         found = await fetch(session, (
-            select(
-                Membership.id, Organisation.timezone, Organisation.name, Participant.full_name,
-                Membership.role, QuestionnaireResponse.stage, Answer.question_id, Answer.value,
-            )
-            .join(Participant, Participant.id == Membership.participant_id)
-            .join(Organisation, Organisation.id == Membership.organisation_id)
-            .join(QuestionnaireResponse, QuestionnaireResponse.membership_id == Membership.id)
+            select(QuestionnaireResponse.membership_id, QuestionnaireResponse.stage,
+                   Answer.question_id, Answer.value)
             .join(Answer, Answer.response_id == QuestionnaireResponse.id)
             .where(
-                Membership.id.in_(ids),
+                QuestionnaireResponse.membership_id.in_(list(table)),
                 QuestionnaireResponse.questionnaire_id == ASSESSMENT_ID,
                 QuestionnaireResponse.status == ResponseStatus.DONE,
                 QuestionnaireResponse.stage.in_(("entry", "exit")),
             )
         ))
-        table: dict[int, list[Any]] = {}
-        for member, tz, org, name, role, stage, dimension, value in found:
-            row = table.setdefault(member, [tz, org, member, name, role,
-                                            *([None] * (3 * len(order)))])
+        for member, stage, dimension, value in found:
             at = order.get(dimension)
-            value = _score(value)
-            if at is None or value is None:
+            score = _score(value)
+            if at is None or score is None:
                 continue
-            row[5 + 3 * at + (0 if stage == "entry" else 1)] = value
+            table[member][5 + 3 * at + (0 if stage == "entry" else 1)] = score
         for row in table.values():
-            for at in range(len(order)):
-                entry, exit_ = row[5 + 3 * at], row[6 + 3 * at]
-                if entry is not None and exit_ is not None:
-                    row[7 + 3 * at] = exit_ - entry
-        yield [table[i] for i in sorted(table)]
+            for at in range(5, 5 + width, 3):
+                if row[at] is not None and row[at + 1] is not None:
+                    row[at + 2] = row[at + 1] - row[at]
+        yield list(table.values())
 
 
 async def _assessment_count(session: AsyncSession, scope: Scope) -> int:
@@ -463,7 +488,6 @@ def sheets() -> list[Sheet]:
     mentors, mentors_n = _registry(Role.MENTOR)
     mentees, mentees_n = _registry(Role.MENTEE)
     pairs, pairs_n = _pair_source(_pairs, Pair.id)
-    meetings, meetings_n = _pair_source(_meetings, Meeting.id)
     goals, goals_n = _pair_source(_goals, PlanGoal.id)
     org = Column("organisation", Kind.LABEL)
     out = [
@@ -487,7 +511,7 @@ def sheets() -> list[Sheet]:
             Column("place"), Column("topics"), Column("next_steps"),
             Column("logged", Kind.TIME), Column("took_place", Kind.FLAG),
             Column("rating", Kind.NUMBER),
-        ), meetings, meetings_n),
+        ), _meeting_rows, _meeting_count),
         Sheet("plans", (
             org, Column("pair", Kind.NUMBER), Column("mentor"), Column("mentee"),
             Column("position", Kind.NUMBER), Column("goal"), Column("target_date", Kind.DATE),

@@ -61,8 +61,11 @@ def utc_naive(value: Any) -> Any:
 class Offsets:
     """The organisations' UTC offsets by hour, computed once per timezone and hour."""
 
+    HOURS_KEPT = 100_000
+
     def __init__(self) -> None:
         self._known: dict[tuple[str, int], float] = {}
+        self._hours: dict[tuple[str, str], float] = {}  # (tz, "YYYY-MM-DD HH") -> serial
 
     def seconds(self, tz: str, moment: dt.datetime) -> float:
         key = (tz, moment.toordinal() * 24 + moment.hour)
@@ -81,11 +84,23 @@ class Offsets:
 
     def serial(self, value: Any, tz: str) -> float | None:
         """Excel's serial day number of a raw moment in local time (a date: its day)."""
+        if value.__class__ is str and len(value) >= 19 and value[13] == ":":
+            # SQLite's "YYYY-MM-DD HH:MM:SS[.ffffff]": the hour's serial is computed once
+            key = (tz, value[:13])
+            hour = self._hours.get(key)
+            if hour is None:
+                if len(self._hours) >= self.HOURS_KEPT:
+                    self._hours.clear()
+                moment = dt.datetime.fromisoformat(value[:13] + ":00")
+                hour = self._hours[key] = (
+                    (moment - EPOCH).total_seconds() + self.seconds(tz, moment)
+                ) / 86400
+            return hour + (int(value[14:16]) * 60 + int(value[17:19])) / 86400
         moment = utc_naive(value)
         if isinstance(moment, dt.datetime):
             return ((moment - EPOCH).total_seconds() + self.seconds(tz, moment)) / 86400
         if isinstance(moment, dt.date):
-            return float((moment - EPOCH.date()).days)
+            return float(moment.toordinal() - EPOCH.toordinal())
         return None
 
 

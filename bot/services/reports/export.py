@@ -40,11 +40,13 @@ from bot.services.reports.export_base import CHUNK as CHUNK
 from bot.services.reports.export_base import Column as Column
 from bot.services.reports.export_base import (
     Counter,
+    Page,
     Query,
     RowSource,
     count_rows,
     fetch,
     keyset,
+    pipelined,
     present,
 )
 from bot.services.reports.export_base import Kind as Kind
@@ -148,11 +150,15 @@ async def _meeting_rows(session: AsyncSession, scope: Scope) -> AsyncIterator[li
     """The journal, pair after pair: the pairs' names once, then their meetings through the
     pair index (a join per meeting for six names would cost more than the meetings)."""
     pairs = _with_pair(select(
-        Pair.id, Organisation.timezone, Organisation.name, Pair.id, MentorP.full_name,
+        Pair.id, Organisation.timezone, Organisation.name, MentorP.full_name,
         MenteeP.full_name,
-    ), scope.orgs)
-    async for chunk in keyset(session, pairs, Pair.id, MEETINGS_PAIRS, prefetch=False):
-        known = {row[2]: row for row in chunk}
+    ), scope.orgs).order_by(Pair.id).limit(MEETINGS_PAIRS)
+
+    async def load(last: Any) -> Page:
+        page = await fetch(session, pairs if last is None else pairs.where(Pair.id > last))
+        if not page:
+            return None, [], False
+        known = {row[0]: row for row in page}
         found = await fetch(session, (
             select(
                 Meeting.pair_id, Meeting.id, Meeting.group_key, Meeting.kind, Meeting.status,
@@ -170,9 +176,12 @@ async def _meeting_rows(session: AsyncSession, scope: Scope) -> AsyncIterator[li
         ))
         rows: list[Row] = []
         for meeting in found:
-            tz, org, pair, mentor, mentee = known[meeting[0]]
+            pair, tz, org, mentor, mentee = known[meeting[0]]
             rows.append((tz, org, meeting[1], pair, meeting[2], mentor, mentee, *meeting[3:]))
-        yield rows
+        return page[-1][0], rows, len(page) == MEETINGS_PAIRS
+
+    async for chunk in pipelined(load):
+        yield chunk
 
 
 async def _meeting_count(session: AsyncSession, scope: Scope) -> int:

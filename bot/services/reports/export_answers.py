@@ -17,12 +17,15 @@ from bot.services.polls import POLLS_DIR
 from bot.services.questionnaires import DATA_DIR, Questionnaire, parse
 from bot.services.reports.export_base import (
     ASSESSMENT_ID,
+    CHUNK,
+    Page,
     Query,
     Row,
     Scope,
     count_rows,
     fetch,
     keyset,
+    pipelined,
     present,
 )
 from db.models import (
@@ -136,12 +139,19 @@ async def assessment_rows(session: AsyncSession, scope: Scope) -> AsyncIterator[
     """One row per person: entry, exit and the change for each dimension."""
     order = {dimension: i for i, dimension in enumerate(dimensions())}
     width = 3 * len(order)
-    stmt = _assessed(scope.orgs).add_columns(
+    people = _assessed(scope.orgs).add_columns(
         Organisation.timezone, Organisation.name, Membership.id, Participant.full_name,
         Membership.role,
-    ).join(Organisation, Organisation.id == Membership.organisation_id)
-    async for chunk in keyset(session, stmt, Membership.id, prefetch=False):
-        table = {row[2]: [*row, *([None] * width)] for row in chunk}
+    ).join(Organisation, Organisation.id == Membership.organisation_id).order_by(
+        Membership.id
+    ).limit(CHUNK)
+
+    async def load(last: Any) -> Page:
+        page = await fetch(session, people if last is None else people.where(
+            Membership.id > last))
+        if not page:
+            return None, [], False
+        table = {row[3]: [*row[1:], *([None] * width)] for row in page}
         found = await fetch(session, (
             select(QuestionnaireResponse.membership_id, QuestionnaireResponse.stage,
                    Answer.question_id, Answer.value)
@@ -163,7 +173,10 @@ async def assessment_rows(session: AsyncSession, scope: Scope) -> AsyncIterator[
             for at in range(5, 5 + width, 3):
                 if row[at] is not None and row[at + 1] is not None:
                     row[at + 2] = row[at + 1] - row[at]
-        yield list(table.values())
+        return page[-1][0], list(table.values()), len(page) == CHUNK
+
+    async for chunk in pipelined(load):
+        yield chunk
 
 
 async def assessment_count(session: AsyncSession, scope: Scope) -> int:

@@ -102,35 +102,44 @@ async def fetch(session: AsyncSession, query: Query) -> list[Row]:
     return list(await connection.execute(_raw(query)))
 
 
-async def keyset(
-    session: AsyncSession, stmt: Query, key: Any, size: int = CHUNK, *, prefetch: bool = True
-) -> AsyncIterator[list[Row]]:
-    """Rows of `stmt` in chunks of `size`, ordered by the unique `key` (its first column).
-    With `prefetch` the next page is read while the caller works on this one (the caller
-    must not use the session meanwhile)."""
+Page = tuple[Any, list[Row], bool]  # (the last key read, rows, whether more may follow)
 
-    async def page(last: Any) -> list[Row]:
-        query = (stmt if last is None else stmt.where(key > last)).order_by(key).limit(size)
-        return await fetch(session, query)
 
-    rows = await page(None)
-    while rows:
-        more = len(rows) == size
-        following = asyncio.ensure_future(page(rows[-1][0])) if more and prefetch else None
+async def pipelined(load: Callable[[Any], Awaitable[Page]]) -> AsyncIterator[list[Row]]:
+    """The pages `load(last key)` gives (None: the first), each read while the caller works
+    on the one before: the driver's thread queries as the writer writes. The caller must
+    not use the session between pages."""
+    following: asyncio.Future[Page] | None = asyncio.ensure_future(load(None))
+    try:
+        while following is not None:
+            last, rows, more = await following
+            following = None
+            if more:
+                following = asyncio.ensure_future(load(last))
+                for _ in range(PREFETCH_STEPS):  # let the query reach the driver's thread
+                    await asyncio.sleep(0)
+            if rows:
+                yield rows
+    finally:
         if following is not None:
-            for _ in range(PREFETCH_STEPS):  # let the query reach the driver's thread
-                await asyncio.sleep(0)
-        try:
-            yield [row[1:] for row in rows]
-        except BaseException:
-            if following is not None:
-                following.cancel()
-                with contextlib.suppress(BaseException):
-                    await following
-            raise
-        if not more:
-            return
-        rows = await following if following is not None else await page(rows[-1][0])
+            following.cancel()
+            with contextlib.suppress(BaseException):
+                await following
+
+
+async def keyset(
+    session: AsyncSession, stmt: Query, key: Any, size: int = CHUNK
+) -> AsyncIterator[list[Row]]:
+    """Rows of `stmt` in chunks of `size`, ordered by the unique `key` (its first column,
+    left out of the rows), read ahead (`pipelined`)."""
+
+    async def load(last: Any) -> Page:
+        query = (stmt if last is None else stmt.where(key > last)).order_by(key).limit(size)
+        rows = await fetch(session, query)
+        return (rows[-1][0] if rows else None), [row[1:] for row in rows], len(rows) == size
+
+    async for chunk in pipelined(load):
+        yield chunk
 
 
 async def count_rows(session: AsyncSession, stmt: Query) -> int:

@@ -37,17 +37,18 @@ async def test_help_is_answered_while_a_large_export_is_built(
     await coordinator.send("/export all")
     await coordinator.wait_message(contains="Уже готовлю", timeout=10)
 
-    # the export is running now; the bot answers someone else at once
+    # the export is running now; the bot answers someone else at once, again and again
     answered = []
-    for _ in range(3):
+    while not fake_telegram.documents and len(answered) < 6:
         seen = len(mentee.messages)
         started = time.perf_counter()
         await mentee.send("/help")
         await mentee.wait_until(lambda seen=seen: len(mentee.messages) > seen, timeout=5)
-        answered.append(time.perf_counter() - started)
+        if not fake_telegram.documents:  # answered while the export was still being built
+            answered.append(time.perf_counter() - started)
         assert "/help" in mentee.messages[-1].text
-        await asyncio.sleep(0.5)
-    assert not fake_telegram.documents, "the export finished too early to prove anything"
+        await asyncio.sleep(0.2)
+    assert len(answered) >= 2, "the export finished too early to prove anything"
     assert max(answered) < 1.0, answered
 
     document = await coordinator.wait_message(contains="Выгрузка для мониторинга", timeout=120)

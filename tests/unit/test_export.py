@@ -6,6 +6,7 @@ the worker process), another organisation and mentees/mentors get a refusal, a s
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
@@ -15,6 +16,9 @@ from typing import Any
 import pytest
 from aiogram.types import Update
 from openpyxl import load_workbook
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import report_worker
 from bot.i18n import translator
@@ -299,3 +303,24 @@ async def test_picker_presses_are_rechecked(app) -> None:  # type: ignore[no-unt
     assert await _press(fake, bot, dp, curator, own, "Школа") == ""
     await curator.wait_message(contains="(CSV)", timeout=60)
     assert (fake.documents[-1].filename or "").endswith(".csv")
+
+
+async def test_the_worker_never_holds_the_write_lock(seeded, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Mid-export (a page read, the next pending) the bot still writes at once; the worker's
+    connection itself cannot write."""
+    world, _ = seeded
+    url = f"sqlite+aiosqlite:///{tmp_path / 'journal.db'}"
+    engine = report_worker.read_only_engine(url)
+    try:
+        async with AsyncSession(engine) as reader:
+            sheet = export.find_sheet("mentees")
+            assert sheet is not None
+            pages = sheet.rows(reader, export.Scope((world.org.id,), NOW))
+            assert await anext(pages)
+            world.session.add(Organisation(name="Новая", timezone="Europe/Moscow"))
+            await asyncio.wait_for(world.session.commit(), timeout=2)
+            await pages.aclose()
+            with pytest.raises(OperationalError, match="readonly|read-only|query_only"):
+                await reader.execute(text("UPDATE organisations SET name = 'x'"))
+    finally:
+        await engine.dispose()

@@ -60,6 +60,9 @@ def _polls(orgs: Sequence[int]) -> Query:
     return _member_of(stmt, SurveyResponse.membership_id, orgs)
 
 
+ANSWERS_KEPT = 50_000
+
+
 def answers_text(answers: dict[str, Any] | str | None) -> str:
     """A poll's kept answers (nothing personal: /forget leaves only these) as one cell."""
     if isinstance(answers, str):  # the raw JSON
@@ -74,8 +77,20 @@ def answers_text(answers: dict[str, Any] | str | None) -> str:
 
 
 async def poll_rows(session: AsyncSession, scope: Scope) -> AsyncIterator[list[Row]]:
+    shown: dict[str, str] = {}  # raw JSON -> the cell: a poll's answers take few shapes
+
+    def text(raw: Any) -> str:
+        if not isinstance(raw, str):
+            return answers_text(raw)
+        found = shown.get(raw)
+        if found is None:
+            if len(shown) >= ANSWERS_KEPT:
+                shown.clear()
+            found = shown[raw] = answers_text(raw)
+        return found
+
     async for chunk in keyset(session, _polls(scope.orgs), SurveyResponse.id):
-        yield [(*row[:-1], answers_text(row[-1])) for row in chunk]
+        yield [(*row[:-1], text(row[-1])) for row in chunk]
 
 
 async def poll_count(session: AsyncSession, scope: Scope) -> int:

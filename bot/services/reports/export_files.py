@@ -136,6 +136,35 @@ class _RecentText:
         return found
 
 
+class _Moments:
+    """Date or date-time cells of one column by the minute (what the sheet shows), computed
+    once per timezone and minute: a journal repeats the same hours."""
+
+    LIMIT = 100_000
+
+    def __init__(self, offsets: Offsets, *, day: bool) -> None:
+        self.offsets = offsets
+        self.day = day
+        self.known: dict[tuple[str, str], str] = {}
+
+    def cell(self, value: Any, tz: str) -> str:
+        serial = self.offsets.serial(value, tz)
+        if serial is None:
+            return x.EMPTY
+        return x.date_cell(int(serial)) if self.day else x.time_cell(serial)
+
+    def __call__(self, value: Any, tz: str) -> str:
+        if value.__class__ is not str or len(value) < 16:
+            return self.cell(value, tz)
+        key = (tz, value[:16])
+        found = self.known.get(key)
+        if found is None:
+            if len(self.known) >= self.LIMIT:
+                self.known.clear()
+            found = self.known[key] = self.cell(value[:16] + ":00", tz)
+        return found
+
+
 class _XlsxRow:
     """A sheet's row as cell XML, from the raw row (timezone first). The function is
     generated per sheet so a number is one f-string and a code one dict look-up: no call per
@@ -155,12 +184,12 @@ class _XlsxRow:
                 names[f"k{i}"], names[f"c{i}"] = known, self._coded(column, labels, known)
                 parts.append(f"(k{i}.get({v}) or c{i}({v}))")
             elif kind == Kind.TEXT:  # names repeat row after row (a pair's meetings)
-                names[f"t{i}"] = _RecentText()
-                parts.append(f"(EMPTY if {v} is None else t{i}({v}))")
+                recent = _RecentText()
+                names[f"t{i}"], names[f"n{i}"] = recent.known, recent
+                parts.append(f"(EMPTY if {v} is None else (t{i}.get({v}) or n{i}({v})))")
             else:
-                names["offsets"], names["date"], names["time"] = offsets, x.date_cell, x.time_cell
-                cell = "date(int(s))" if kind == Kind.DATE else "time(s)"
-                parts.append(f"(EMPTY if (s := offsets.serial({v}, tz)) is None else {cell})")
+                names[f"m{i}"] = _Moments(offsets, day=kind == Kind.DATE)
+                parts.append(f"(EMPTY if {v} is None else m{i}({v}, tz))")
         values = ", ".join(f"v{i}" for i in range(len(columns)))
         source = (
             "def row(raw):\n"

@@ -169,7 +169,10 @@ async def _begin(
                 [(o.id, o.name) for o in orgs],
                 all_label=ctx.t("export.all_orgs") if coordinator else None, sheet=sheet or "",
             )
-            await ctx.send(ctx.t("export.choose_org"), reply_markup=markup)
+            text = ctx.t("export.choose_org")
+            if len(orgs) > kb.PICKER_LIMIT:
+                text += "\n" + ctx.t("export.choose_more", shown=kb.PICKER_LIMIT)
+            await ctx.send(text, reply_markup=markup)
             return
         target = scope[0]
     if target == kb.ALL and not coordinator or target != kb.ALL and target not in scope:

@@ -298,6 +298,25 @@ async def test_picker_presses_are_rechecked(app) -> None:  # type: ignore[no-unt
     assert await _press(fake, bot, dp, fake.user(mentee), kb.picker([(org, "Школа")],
                         all_label=None), "Школа") == T("export.not_yours")
     assert not fake.documents
+    # a coordinator picks among every organisation, or all of them
+    async with database.sessionmaker() as session:
+        boss = Participant(telegram_id=777_100, full_name="Координатор", language="ru",
+                           is_coordinator=True)
+        session.add(boss)
+        await session.commit()
+    await _say(fake, bot, dp, 777_100, "/export")
+    picker = fake.user(777_100).messages[-1]
+    assert picker.text == T("export.choose_org")
+    assert picker.button_texts == ["Школа", "Колледж Б", T("export.all_orgs")]
+    await fake.user(777_100).press(T("export.all_orgs"), picker.message_id)
+    await dp.feed_update(bot, Update.model_validate(fake.pending_updates[-1],
+                                                    context={"bot": bot}))
+    sent = await fake.user(777_100).wait_message(contains="все организации", timeout=60)
+    assert (fake.documents[-1].filename or "").startswith("nastavnik-all-")
+    book = load_workbook(io.BytesIO(fake.documents[-1].content or b""))
+    names = [c for ws in book for row in ws.iter_rows(values_only=True) for c in row]
+    assert "Чужая Анна" in names and "Ученик Иван" in names and sent.document is not None
+
     # a real press on the curator's own organisation: the CSV of meetings arrives
     own = kb.picker([(org, "Школа")], all_label=None, sheet="meetings")
     assert await _press(fake, bot, dp, curator, own, "Школа") == ""

@@ -59,8 +59,10 @@ def labels(language: str) -> Labels:
     def value(column: str, code: str) -> str:
         if column == "poll" and code in polls:
             return polls[code]
-        key = f"export.value.{column}.{code}"
-        return t(key) if t.has(key) else code
+        for key in (f"export.value.{column}.{code}", f"reports.{column}.{code}"):
+            if t.has(key):  # the KPIs' names are /kpi's (reports.kpi.<code>)
+                return t(key)
+        return code
 
     def column(key: str) -> str:
         stage, _, dimension = key.partition(".")  # the self-assessment's "entry.engagement"

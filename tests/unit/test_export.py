@@ -73,7 +73,7 @@ async def _seed(world: World) -> dict[str, Any]:
     meeting = await world.meeting(MeetingKind.INTRO, status=MeetingStatus.HELD,
                                   starts_at=dt.datetime(2026, 11, 18, 12, 0, tzinfo=dt.UTC))
     meeting.actual_minutes, meeting.topics = 45, "=HYPERLINK(\"http://x\")"
-    meeting.next_steps, meeting.place = "Читать главу 2", "Кабинет 5"
+    meeting.next_steps, meeting.place = " Читать главу 2\nи 3", "Кабинет 5"
     meeting.logged_at = dt.datetime(2026, 11, 18, 14, 0, tzinfo=dt.UTC)
     s.add(MeetingFeedback(meeting_id=meeting.id, membership_id=world.mentee_m.id,
                           took_place=True, rating=4, answered_at=NOW))
@@ -171,7 +171,7 @@ async def test_workbook_cells_match_the_database(seeded, tmp_path: Path) -> None
     assert meeting[1:4] == (ids["meeting"], world.pair.id, None)
     assert meeting[4:10] == ("Наставник Пётр", "Ученик Иван", "знакомство", "состоялась",
                              dt.datetime(2026, 11, 18, 15, 0), 60)
-    assert meeting[10:] == (45, "Кабинет 5", "=HYPERLINK(\"http://x\")", "Читать главу 2",
+    assert meeting[10:] == (45, "Кабинет 5", "=HYPERLINK(\"http://x\")", " Читать главу 2\nи 3",
                             dt.datetime(2026, 11, 18, 17, 0), "да", 4)
 
     (goal,) = sheets["Планы и цели"][1:]

@@ -60,7 +60,9 @@ def text_cell(value: str) -> str:
     value = clean(value)
     if NEEDS_ESCAPE.search(value):
         value = escape(value)
-    return f'<c t="inlineStr"><is><t xml:space="preserve">{value}</t></is></c>'
+    if value != value.strip() or "\n" in value:  # else Excel trims the spaces
+        return f'<c t="inlineStr"><is><t xml:space="preserve">{value}</t></is></c>'
+    return f'<c t="inlineStr"><is><t>{value}</t></is></c>'
 
 
 def date_cell(serial: int) -> str:

@@ -14,6 +14,7 @@ def get_routers() -> list[Router]:
         coordinator,
         curator,
         errors,
+        export,
         fallback,
         journal,
         matching,
@@ -50,6 +51,7 @@ def get_routers() -> list[Router]:
         quarterly.create_router(),
         charts.create_router(),
         reports.create_router(),
+        export.create_router(),
         curator.create_router(),
         fallback.create_router(),
     ]

@@ -27,7 +27,7 @@ CURATOR = (
     "programmes", "newprogramme", "invite", "mentees", "mentors", "match", "pairs", "pair",
     "unpair", "preferences", "journal", "plan", "remind", "polls", "broadcast", "paused",
     "complete", "monitoring", "reports", "summary", "kpi", "totals", "targets",
-    "charts", "swot", "top",  # reports (handlers/charts.py)
+    "charts", "swot", "top", "export",  # reports
 )
 COORDINATOR = ("neworg", "orgs", "curatorinvite")
 # Commands that answer only a curator (or a coordinator); the fallback says so to others.

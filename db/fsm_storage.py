@@ -64,9 +64,11 @@ class DatabaseStorage(BaseStorage):
     async def _write(self, key: StorageKey, **values: Any) -> None:
         storage_key = self._key(key)
         async with self._session() as session:
-            state, data, exists = await self._read(session, storage_key)
-            state = values.get("state", state)
-            data = values.get("data", data)
+            old_state, old_data, exists = await self._read(session, storage_key)
+            state = values.get("state", old_state)
+            data = values.get("data", old_data)
+            if exists and state == old_state and data == old_data:
+                return  # e.g. the same state set again: nothing to write
             cache = session.info[_CACHE]
             if state is None and not data:
                 if exists:  # a finished dialog leaves no row behind

@@ -16,9 +16,17 @@ IMMEDIATE (db/engine.py) such a statement never waits for a lock (the write lock
 and WAL readers never wait), and it costs SQLite tens of microseconds: less than the two
 thread hand-offs of sending it to the worker. BEGIN IMMEDIATE is tried on the loop's
 thread with a zero busy timeout, and goes to the worker thread (with the normal timeout) when
-another process holds the write lock; COMMIT (which may checkpoint and sync) and every
-unmarked statement (reports, scans) go to the worker thread: the loop never waits for a
-lock, a sync or a long query.
+another process holds the write lock; every unmarked statement (reports, scans) goes to the
+worker thread: the loop never waits for a lock or a long query.
+
+COMMIT runs on the loop's thread too. In WAL mode with synchronous=NORMAL a commit appends
+the transaction's pages to the log and never syncs or waits for a lock (the write lock is
+held); what syncs is the checkpoint, which copies the log back into the database. Automatic
+checkpoints (which would run inside some commit) are off on this connection; every
+CHECKPOINT_EVERY commits, one commit goes to the worker thread followed by a passive
+checkpoint, so the log stays small and the loop never waits for a sync. A rollback (or the
+pool's reset when it takes the connection back) with no transaction open is a no-op in
+SQLite and costs no thread trip here.
 """
 
 from __future__ import annotations
@@ -152,12 +160,49 @@ def _begin_at_once(raw: sqlite3.Connection) -> bool:
     return True
 
 
+# Commits between two checkpoints: a few pages each, so the log stays at a few megabytes.
+CHECKPOINT_EVERY = 256
+_COMMITS = "_nastavnik_commits"  # the count, kept on the aiosqlite connection object
+
+
+def _commit_and_checkpoint(raw: sqlite3.Connection) -> None:
+    raw.commit()
+    raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneTripCursor
 
+    def commit(self) -> None:
+        connection = self._connection  # aiosqlite.Connection
+        raw = connection._conn
+        if raw is None or not raw.in_transaction:
+            return  # nothing to commit (sqlite3 would do nothing either)
+        count = getattr(connection, _COMMITS, 0) + 1
+        try:
+            if count >= CHECKPOINT_EVERY:
+                count = 0
+                await_(connection._execute(_commit_and_checkpoint, raw))
+            else:
+                raw.commit()
+        except Exception as error:
+            self._handle_exception(error)
+        finally:
+            setattr(connection, _COMMITS, count)
+
+    def rollback(self) -> None:
+        raw = self._connection._conn
+        if raw is not None and not raw.in_transaction:
+            return  # the pool's reset after a commit: nothing to undo
+        super().rollback()
+
 
 def install(dbapi_connection: Any) -> None:
-    """Make this adapted aiosqlite connection use one trip per statement."""
+    """Make this adapted aiosqlite connection use one trip per statement, commit on the loop
+    and checkpoint the log itself (see the module's docstring)."""
     if type(dbapi_connection) is AsyncAdapt_aiosqlite_connection:
         dbapi_connection.__class__ = OneTripConnection
+        raw = dbapi_connection._connection._conn
+        if raw is not None:
+            raw.execute("PRAGMA wal_autocheckpoint=0").close()

@@ -132,7 +132,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         async with self._adapt_connection._execute_mutex:
             if _point.get() and raw.in_transaction and not many:
                 outcome = _run(raw, operation, parameters, many)
-            elif operation == BEGIN and not raw.in_transaction and _begin_at_once(raw):
+            elif operation == BEGIN and not raw.in_transaction and _begin_at_once(raw, connection):
                 outcome = (None, -1, None, [])
             else:
                 outcome = await connection._execute(_run, raw, operation, parameters, many)
@@ -141,23 +141,37 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 BEGIN = "BEGIN IMMEDIATE"
+_BUSY_MS = "_nastavnik_busy_ms"  # the connection's busy timeout, read once
 
 
-def _begin_at_once(raw: sqlite3.Connection) -> bool:
+def _begin_at_once(raw: sqlite3.Connection, connection: Any) -> bool:
     """Take the write lock on the loop's thread if it is free this instant.
 
     With the busy timeout at zero the attempt never waits; when another connection holds
     the lock, it fails at once and the caller queues on the worker thread, where the
     normal busy timeout applies."""
-    timeout = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+    timeout = getattr(connection, _BUSY_MS, None)
+    if timeout is None:
+        timeout = int(raw.execute("PRAGMA busy_timeout").fetchone()[0])
+        setattr(connection, _BUSY_MS, timeout)
     raw.execute("PRAGMA busy_timeout=0")
     try:
         raw.execute(BEGIN)
     except sqlite3.OperationalError:
         return False
     finally:
-        raw.execute(f"PRAGMA busy_timeout={int(timeout)}")
+        raw.execute(f"PRAGMA busy_timeout={timeout}")
     return True
+
+
+def begin(dbapi_connection: Any) -> None:
+    """BEGIN IMMEDIATE on this connection, without SQLAlchemy's statement machinery (the
+    engine's "begin" hook; costs a statement's execution context otherwise)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(BEGIN)
+    finally:
+        cursor.close()
 
 
 # Commits between two checkpoints: a few pages each, so the log stays at a few megabytes.

@@ -195,9 +195,10 @@ def add_users(db_path: Path, catalog: Catalog, users: int = USERS) -> list[int]:
 
 def settle(db_path: Path) -> None:
     """The dataset as a running bot leaves it: the mentors of its past meetings were asked
-    for their journal already. (Otherwise the journal job works off a backlog of tens of
-    thousands of meetings during the measurement, competing with the answers for the CPU
-    and the database: a one-time catch-up, not the steady state measured here.)"""
+    for their journal already, and the nudge job has looked at every pair due. (Otherwise
+    the journal and nudge jobs work off backlogs of tens of thousands of meetings and pairs
+    during the measurement, competing with the answers for the CPU and the database: a
+    one-time catch-up, not the steady state measured here.)"""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     con = sqlite3.connect(db_path)
     try:
@@ -205,6 +206,10 @@ def settle(db_path: Path) -> None:
             "UPDATE meetings SET log_requested_at = starts_at WHERE status = 'confirmed'"
             " AND log_requested_at IS NULL AND starts_at <= ?",
             (now,),
+        )
+        con.execute(
+            "UPDATE pairs SET next_check_at = ? WHERE next_check_at <= ?",
+            (now + dt.timedelta(days=1), now),
         )
         con.commit()
     finally:

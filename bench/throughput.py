@@ -193,6 +193,29 @@ def add_users(db_path: Path, catalog: Catalog, users: int = USERS) -> list[int]:
     return telegram_ids
 
 
+def settle(db_path: Path) -> None:
+    """The dataset as a running bot leaves it: the mentors of its past meetings were asked
+    for their journal already, and the nudge job has looked at every pair due. (Otherwise
+    the journal and nudge jobs work off backlogs of tens of thousands of meetings and pairs
+    during the measurement, competing with the answers for the CPU and the database: a
+    one-time catch-up, not the steady state measured here.)"""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    con = sqlite3.connect(db_path)
+    try:
+        con.execute(
+            "UPDATE meetings SET log_requested_at = starts_at WHERE status = 'confirmed'"
+            " AND log_requested_at IS NULL AND starts_at <= ?",
+            (now,),
+        )
+        con.execute(
+            "UPDATE pairs SET next_check_at = ? WHERE next_check_at <= ?",
+            (now + dt.timedelta(days=1), now),
+        )
+        con.commit()
+    finally:
+        con.close()
+
+
 def stored_answers(db_path: Path) -> dict[int, set[str]]:
     con = sqlite3.connect(db_path)
     try:
@@ -476,6 +499,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         db_path = workdir / "bot.db"
         started = time.perf_counter()
         prepared_database(db_path, args.dataset)  # migrations run their own event loop
+        if args.dataset:
+            settle(db_path)
         telegram_ids = add_users(db_path, catalog, args.users)
         log(f"database ready in {time.perf_counter() - started:.1f}s ({args.dataset}"
             f" participants + {args.users} users)")

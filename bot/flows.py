@@ -119,15 +119,19 @@ async def show(
     """
     selected = initial_selection(cursor)
     text, markup = render(ctx.t, cursor, selected)
+    # The dialog is written before the reply, in the update's one transaction (the reply
+    # commits it); the id of a new message is added afterwards, when it has buttons to drop.
+    await ctx.state.set_state(Answering.active)
+    await ctx.state.set_data(
+        {"r": cursor.response.id, "q": cursor.question.id if cursor.question else None,
+         "msg": message_id, "kb": markup is not None, "sel": selected, "edit": edit}
+    )
     if message_id is not None:
         shown = await ctx.edit(message_id, text, markup)
     else:
         shown = (await ctx.send(text, markup)).message_id
-    await ctx.state.set_state(Answering.active)
-    await ctx.state.set_data(
-        {"r": cursor.response.id, "q": cursor.question.id if cursor.question else None,
-         "msg": shown, "kb": markup is not None, "sel": selected, "edit": edit}
-    )
+    if shown != message_id and markup is not None:
+        await ctx.state.update_data(msg=shown)
 
 
 async def finished(ctx: Ctx, membership: Membership, cursor: Cursor) -> None:

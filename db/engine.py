@@ -76,7 +76,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # A deferred transaction that reads and then writes fails at once with
         # "database is locked" when another writer committed in between; taking the
         # write lock up front makes concurrent writers queue on busy_timeout instead.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        sqlite_fast.begin(conn.connection.dbapi_connection)
 
     return engine
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, cast
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StorageKey
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,6 +21,20 @@ from db.sqlite_fast import point_statements
 # and on SQLite a second connection would wait for the write lock the first one holds.
 update_session: ContextVar[AsyncSession | None] = ContextVar("update_session", default=None)
 _CACHE = "fsm_records"
+# The table, not the mapped class: statements on it run as Core (no ORM compile and
+# execution layer for a row that is never an object).
+_fsm = cast(Table, FsmRecord.__table__)
+# Built once (immutable statements): SQLAlchemy memoizes a statement's cache key, and
+# building and keying a fresh one cost more than running it (py-spy).
+_SELECT = select(_fsm.c.state, _fsm.c.data).where(_fsm.c.key == bindparam("k"))
+_UPDATE = (
+    update(_fsm)
+    .where(_fsm.c.key == bindparam("k"))
+    .values(state=bindparam("s", type_=_fsm.c.state.type),
+            data=bindparam("d", type_=_fsm.c.data.type))
+)
+_INSERT = insert(_fsm)
+_DELETE = delete(_fsm).where(_fsm.c.key == bindparam("k"))
 
 
 class DatabaseStorage(BaseStorage):
@@ -52,11 +66,7 @@ class DatabaseStorage(BaseStorage):
         cache: dict[str, tuple[str | None, Any, bool]] = session.info.setdefault(_CACHE, {})
         found = cache.get(key)
         if found is None:
-            row = (
-                await session.execute(
-                    select(FsmRecord.state, FsmRecord.data).where(FsmRecord.key == key)
-                )
-            ).first()
+            row = (await session.execute(_SELECT, {"k": key})).first()
             found = (row.state, row.data, True) if row is not None else (None, None, False)
             cache[key] = found
         return found
@@ -64,32 +74,31 @@ class DatabaseStorage(BaseStorage):
     async def _write(self, key: StorageKey, **values: Any) -> None:
         storage_key = self._key(key)
         async with self._session() as session:
-            state, data, exists = await self._read(session, storage_key)
-            state = values.get("state", state)
-            data = values.get("data", data)
+            old_state, old_data, exists = await self._read(session, storage_key)
+            state = values.get("state", old_state)
+            data = values.get("data", old_data)
+            if exists and state == old_state and data == old_data:
+                return  # e.g. the same state set again: nothing to write
             cache = session.info[_CACHE]
             if state is None and not data:
                 if exists:  # a finished dialog leaves no row behind
-                    await session.execute(delete(FsmRecord).where(FsmRecord.key == storage_key))
+                    await session.execute(_DELETE, {"k": storage_key})
                 cache[storage_key] = (None, None, False)
                 return
             cache[storage_key] = (state, data, True)
+            row = {"k": storage_key, "s": state, "d": data}
             if exists:
-                done = await session.execute(
-                    update(FsmRecord).where(FsmRecord.key == storage_key).values(**values)
-                )
+                done = await session.execute(_UPDATE, row)
                 if done.rowcount:  # type: ignore[attr-defined]
                     return
             try:
                 async with session.begin_nested():
                     await session.execute(
-                        insert(FsmRecord).values(key=storage_key, state=state, data=data)
+                        _INSERT, {"key": storage_key, "state": state, "data": data}
                     )
             except IntegrityError:
                 # A concurrent first write for the same key (PostgreSQL): update instead.
-                await session.execute(
-                    update(FsmRecord).where(FsmRecord.key == storage_key).values(**values)
-                )
+                await session.execute(_UPDATE, row)
 
     async def set_state(self, key: StorageKey, state: str | State | None = None) -> None:
         value = state.state if isinstance(state, State) else state

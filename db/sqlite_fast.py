@@ -16,9 +16,17 @@ IMMEDIATE (db/engine.py) such a statement never waits for a lock (the write lock
 and WAL readers never wait), and it costs SQLite tens of microseconds: less than the two
 thread hand-offs of sending it to the worker. BEGIN IMMEDIATE is tried on the loop's
 thread with a zero busy timeout, and goes to the worker thread (with the normal timeout) when
-another process holds the write lock; COMMIT (which may checkpoint and sync) and every
-unmarked statement (reports, scans) go to the worker thread: the loop never waits for a
-lock, a sync or a long query.
+another process holds the write lock; every unmarked statement (reports, scans) goes to the
+worker thread: the loop never waits for a lock or a long query.
+
+COMMIT runs on the loop's thread too. In WAL mode with synchronous=NORMAL a commit appends
+the transaction's pages to the log and never syncs or waits for a lock (the write lock is
+held); what syncs is the checkpoint, which copies the log back into the database. Automatic
+checkpoints (which would run inside some commit) are off on this connection; every
+CHECKPOINT_EVERY commits, one commit goes to the worker thread followed by a passive
+checkpoint, so the log stays small and the loop never waits for a sync. A rollback (or the
+pool's reset when it takes the connection back) with no transaction open is a no-op in
+SQLite and costs no thread trip here.
 """
 
 from __future__ import annotations
@@ -124,7 +132,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         async with self._adapt_connection._execute_mutex:
             if _point.get() and raw.in_transaction and not many:
                 outcome = _run(raw, operation, parameters, many)
-            elif operation == BEGIN and not raw.in_transaction and _begin_at_once(raw):
+            elif operation == BEGIN and not raw.in_transaction and _begin_at_once(raw, connection):
                 outcome = (None, -1, None, [])
             else:
                 outcome = await connection._execute(_run, raw, operation, parameters, many)
@@ -133,31 +141,82 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 BEGIN = "BEGIN IMMEDIATE"
+_BUSY_MS = "_nastavnik_busy_ms"  # the connection's busy timeout, read once
 
 
-def _begin_at_once(raw: sqlite3.Connection) -> bool:
+def _begin_at_once(raw: sqlite3.Connection, connection: Any) -> bool:
     """Take the write lock on the loop's thread if it is free this instant.
 
     With the busy timeout at zero the attempt never waits; when another connection holds
     the lock, it fails at once and the caller queues on the worker thread, where the
     normal busy timeout applies."""
-    timeout = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+    timeout = getattr(connection, _BUSY_MS, None)
+    if timeout is None:
+        timeout = int(raw.execute("PRAGMA busy_timeout").fetchone()[0])
+        setattr(connection, _BUSY_MS, timeout)
     raw.execute("PRAGMA busy_timeout=0")
     try:
         raw.execute(BEGIN)
     except sqlite3.OperationalError:
         return False
     finally:
-        raw.execute(f"PRAGMA busy_timeout={int(timeout)}")
+        raw.execute(f"PRAGMA busy_timeout={timeout}")
     return True
+
+
+def begin(dbapi_connection: Any) -> None:
+    """BEGIN IMMEDIATE on this connection, without SQLAlchemy's statement machinery (the
+    engine's "begin" hook; costs a statement's execution context otherwise)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(BEGIN)
+    finally:
+        cursor.close()
+
+
+# Commits between two checkpoints: a few pages each, so the log stays at a few megabytes.
+CHECKPOINT_EVERY = 256
+_COMMITS = "_nastavnik_commits"  # the count, kept on the aiosqlite connection object
+
+
+def _commit_and_checkpoint(raw: sqlite3.Connection) -> None:
+    raw.commit()
+    raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneTripCursor
 
+    def commit(self) -> None:
+        connection = self._connection  # aiosqlite.Connection
+        raw = connection._conn
+        if raw is None or not raw.in_transaction:
+            return  # nothing to commit (sqlite3 would do nothing either)
+        count = getattr(connection, _COMMITS, 0) + 1
+        try:
+            if count >= CHECKPOINT_EVERY:
+                count = 0
+                await_(connection._execute(_commit_and_checkpoint, raw))
+            else:
+                raw.commit()
+        except Exception as error:
+            self._handle_exception(error)
+        finally:
+            setattr(connection, _COMMITS, count)
+
+    def rollback(self) -> None:
+        raw = self._connection._conn
+        if raw is not None and not raw.in_transaction:
+            return  # the pool's reset after a commit: nothing to undo
+        super().rollback()
+
 
 def install(dbapi_connection: Any) -> None:
-    """Make this adapted aiosqlite connection use one trip per statement."""
+    """Make this adapted aiosqlite connection use one trip per statement, commit on the loop
+    and checkpoint the log itself (see the module's docstring)."""
     if type(dbapi_connection) is AsyncAdapt_aiosqlite_connection:
         dbapi_connection.__class__ = OneTripConnection
+        raw = dbapi_connection._connection._conn
+        if raw is not None:
+            raw.execute("PRAGMA wal_autocheckpoint=0").close()

@@ -116,9 +116,9 @@ async def on_back(query: CallbackQuery, callback_data: QCb, ctx: Ctx) -> None:
     if screen is None:
         return
     cursor = answering.back(screen.cursor)
-    await ctx.answer(query)
     assert query.message is not None
     await flows.show(ctx, cursor, message_id=query.message.message_id, edit=screen.editing)
+    await ctx.answer(query)  # after the screen: its dialog is written in the same commit
 
 
 async def on_skip(query: CallbackQuery, callback_data: QCb, ctx: Ctx) -> None:
@@ -126,11 +126,11 @@ async def on_skip(query: CallbackQuery, callback_data: QCb, ctx: Ctx) -> None:
     if screen is None:
         return
     cursor = await answering.skip(ctx.session, screen.cursor, screen.membership, now=ctx.now)
-    await ctx.answer(query)
     assert query.message is not None
     await flows.after_answer(
         ctx, screen.membership, cursor, screen.data, message_id=query.message.message_id
     )
+    await ctx.answer(query)
 
 
 async def on_option(query: CallbackQuery, callback_data: QCb, ctx: Ctx) -> None:
@@ -177,11 +177,12 @@ async def _choose(query: CallbackQuery, ctx: Ctx, screen: Screen, raw: Any) -> N
         ctx.session, screen.cursor, screen.membership, checked, now=ctx.now,
         consent_version=ctx.consent.version, edit_only=screen.editing,
     )
-    await ctx.answer(query)
     assert query.message is not None
+    # The next screen first: the answer and the dialog are written in one commit.
     await flows.after_answer(
         ctx, screen.membership, cursor, screen.data, message_id=query.message.message_id
     )
+    await ctx.answer(query)
 
 
 async def on_text(message: Message, ctx: Ctx) -> None:
@@ -202,9 +203,10 @@ async def on_text(message: Message, ctx: Ctx) -> None:
         ctx.session, screen.cursor, screen.membership, value, now=ctx.now,
         consent_version=ctx.consent.version, edit_only=screen.editing,
     )
+    # The next question first: the answer and the dialog are written in one commit.
+    await flows.after_answer(ctx, screen.membership, cursor, screen.data, message_id=None)
     if screen.data.get("msg") and screen.data.get("kb"):
         await flows.drop_keyboard(ctx, screen.data["msg"])
-    await flows.after_answer(ctx, screen.membership, cursor, screen.data, message_id=None)
 
 
 async def on_other(message: Message, ctx: Ctx) -> None:

@@ -9,6 +9,18 @@ from bot.services.questionnaires import Question
 from keyboards.callbacks import QAction, QCb
 from keyboards.common import short
 
+# Shown after every answer: buttons are copies of a validated one with their two fields
+# replaced (pydantic validation of each new button, and of each QCb, cost more than the
+# rest of the keyboard), and the callback data is packed as QCb.pack() packs it.
+_TEMPLATE = InlineKeyboardButton(text="-", callback_data="-")
+_MARKUP = InlineKeyboardMarkup(inline_keyboard=[])
+_SEP = QCb.__separator__
+
+
+def pack(action: QAction, response_id: int, index: int, value: int = 0) -> str:
+    """`QCb(a=action, r=response_id, q=index, v=value).pack()`, without building a model."""
+    return f"{QCb.__prefix__}{_SEP}{action.value}{_SEP}{response_id}{_SEP}{index}{_SEP}{value}"
+
 
 def question_keyboard(
     t: Translator,
@@ -21,8 +33,8 @@ def question_keyboard(
 ) -> InlineKeyboardMarkup | None:
     # Rows built directly: shown after every answer, and the builder deep-copies its buttons.
     def button(text: str, action: QAction, value: int = 0) -> InlineKeyboardButton:
-        data = QCb(a=action, r=response_id, q=index, v=value).pack()
-        return InlineKeyboardButton(text=short(text), callback_data=data)
+        data = pack(action, response_id, index, value)
+        return _TEMPLATE.model_copy(update={"text": short(text), "callback_data": data})
 
     rows: list[list[InlineKeyboardButton]] = []
     if question.type == "single":
@@ -50,4 +62,4 @@ def question_keyboard(
         nav.append(button(t("common.skip"), QAction.SKIP))
     if nav:
         rows.append(nav)
-    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+    return _MARKUP.model_copy(update={"inline_keyboard": rows}) if rows else None

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AgeGroup, Consent, ConsentDecision, ConsentKind, Membership
@@ -62,19 +62,21 @@ class ConsentState:
         return self.self_ok
 
 
+# Asked on every answer: built once (SQLAlchemy memoizes its cache key), and only the three
+# columns the decision needs (no objects).
+_DECISIONS = (
+    select(Consent.kind, Consent.decision, Consent.version)
+    .where(Consent.participant_id == bindparam("p"), Consent.organisation_id == bindparam("o"))
+    .order_by(Consent.created_at, Consent.id)
+)
+
+
 async def state_for(session: AsyncSession, membership: Membership, version: int) -> ConsentState:
     """The latest decision of each kind for this participant and organisation counts."""
-    stmt = (
-        select(Consent)
-        .where(
-            Consent.participant_id == membership.participant_id,
-            Consent.organisation_id == membership.organisation_id,
-        )
-        .order_by(Consent.created_at, Consent.id)
-    )
-    latest: dict[str, Consent] = {}
+    params = {"p": membership.participant_id, "o": membership.organisation_id}
+    latest: dict[str, Any] = {}
     withdrawn = False
-    for consent in (await session.execute(stmt)).scalars():
+    for consent in await session.execute(_DECISIONS, params):
         if consent.decision == ConsentDecision.WITHDRAWN:
             latest.clear()
             withdrawn = True

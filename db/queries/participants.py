@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -15,14 +15,18 @@ LIVE_STATUSES = tuple(
 )
 
 
+# Built once: read on every update, and SQLAlchemy memoizes a statement's cache key.
+_BY_TELEGRAM_ID = (
+    select(Participant)
+    .where(Participant.telegram_id == bindparam("t"))
+    .options(joinedload(Participant.memberships))
+)
+
+
 async def by_telegram_id(session: AsyncSession, telegram_id: int) -> Participant | None:
     """The participant with their memberships, in one statement (read on every update)."""
-    stmt = (
-        select(Participant)
-        .where(Participant.telegram_id == telegram_id)
-        .options(joinedload(Participant.memberships))
-    )
-    return (await session.execute(stmt)).unique().scalar_one_or_none()
+    result = await session.execute(_BY_TELEGRAM_ID, {"t": telegram_id})
+    return result.unique().scalar_one_or_none()
 
 
 async def get_or_create(session: AsyncSession, telegram_id: int, language: str) -> Participant:

@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from db.models import Answer, QuestionnaireResponse
+
+# Answers written by single statements go to the table (Core: no ORM DML layer).
+_answers = cast(Table, Answer.__table__)
+# The hot path's statements are built once: SQLAlchemy memoizes a statement's cache key, and
+# building and keying a fresh statement costs more than SQLite running it (py-spy).
+_WITH_ANSWERS = (
+    select(QuestionnaireResponse, Answer.question_id, Answer.value)
+    .outerjoin(Answer, Answer.response_id == QuestionnaireResponse.id)
+    .where(QuestionnaireResponse.id == bindparam("r"))
+    .order_by(Answer.id)
+)
+_ADD_ANSWER = insert(_answers)
+_SET_ANSWER = (
+    update(_answers)
+    .where(_answers.c.response_id == bindparam("r"), _answers.c.question_id == bindparam("q"))
+    .values(value=bindparam("v", type_=_answers.c.value.type))
+)
 
 
 async def get(session: AsyncSession, response_id: int) -> QuestionnaireResponse | None:
@@ -56,13 +73,7 @@ async def with_answers(
     The answers come as two columns, not as objects (the update that answers a question
     needs their values, not a collection to keep in sync); `response.answers` stays
     unloaded. Write them with `add_answer`/`set_answer`/`drop_answers`."""
-    stmt = (
-        select(QuestionnaireResponse, Answer.question_id, Answer.value)
-        .outerjoin(Answer, Answer.response_id == QuestionnaireResponse.id)
-        .where(QuestionnaireResponse.id == response_id)
-        .order_by(Answer.id)
-    )
-    rows = (await session.execute(stmt)).all()
+    rows = (await session.execute(_WITH_ANSWERS, {"r": response_id})).all()
     if not rows:
         return None
     return rows[0][0], {qid: value for _, qid, value in rows if qid is not None}
@@ -72,21 +83,16 @@ async def add_answer(
     session: AsyncSession, response_id: int, question_id: str, value: Any, *, personal: bool
 ) -> None:
     await session.execute(
-        insert(Answer).values(
-            response_id=response_id, question_id=question_id, value=value, is_personal=personal
-        )
+        _ADD_ANSWER,
+        {"response_id": response_id, "question_id": question_id, "value": value,
+         "is_personal": personal},
     )
 
 
 async def set_answer(
     session: AsyncSession, response_id: int, question_id: str, value: Any
 ) -> None:
-    await session.execute(
-        update(Answer)
-        .where(Answer.response_id == response_id, Answer.question_id == question_id)
-        .values(value=value)
-        .execution_options(synchronize_session=False)
-    )
+    await session.execute(_SET_ANSWER, {"r": response_id, "q": question_id, "v": value})
 
 
 async def drop_answers(
@@ -94,9 +100,9 @@ async def drop_answers(
 ) -> None:
     if question_ids:
         await session.execute(
-            delete(Answer)
-            .where(Answer.response_id == response_id, Answer.question_id.in_(question_ids))
-            .execution_options(synchronize_session=False)
+            delete(_answers).where(
+                _answers.c.response_id == response_id, _answers.c.question_id.in_(question_ids)
+            )
         )
 
 

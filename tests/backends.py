@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import datetime as dt
 import hashlib
 import os
 import re
@@ -213,7 +214,7 @@ def _pg_sql(sql: str) -> str:
 async def _pg_query(url: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     import asyncpg
 
-    conn = await asyncpg.connect(_dsn(url), timeout=30)
+    conn = await asyncpg.connect(_dsn(url), timeout=30, server_settings={"TimeZone": "UTC"})
     try:
         records = await conn.fetch(_pg_sql(sql), *params)
     finally:
@@ -284,3 +285,50 @@ def _drop_databases_after_test() -> Iterator[None]:
     # (bot processes stopped, engines disposed).
     yield
     drop_test_databases()
+
+
+def stamp(moment: dt.datetime) -> Any:
+    """A UTC moment as a parameter for `query`, the way the models store it: naive UTC text
+    on SQLite, an aware datetime (timestamptz) on PostgreSQL."""
+    if is_postgres():
+        return moment.astimezone(dt.UTC)
+    return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
+
+
+def moment(value: Any) -> dt.datetime | None:
+    """A stored timestamp read back by `query` (text on SQLite), as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def all_text(path: Path) -> str:
+    """Every value of every table, as one string: what a scan for personal data sees."""
+    return "\n".join(
+        " ".join(str(v) for v in row)
+        for table in table_names(path)
+        for row in query(path, f'SELECT * FROM "{table}"')  # noqa: S608 - names from the catalog
+    )
+
+
+async def _pg_execute_many(url: str, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(_dsn(url), timeout=30, server_settings={"TimeZone": "UTC"})
+    try:
+        await conn.executemany(_pg_sql(sql), rows)
+    finally:
+        await conn.close()
+
+
+def execute_many(path: Path, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """One statement ("?" parameters) for each of `rows`, in one transaction."""
+    if is_postgres():
+        _run(_pg_execute_many(url_for(path), sql, rows))
+        return
+    import sqlite3
+
+    with sqlite3.connect(path, timeout=30) as conn:
+        conn.executemany(sql, rows)

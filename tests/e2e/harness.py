@@ -25,6 +25,7 @@ from typing import IO, Protocol
 
 import pytest_asyncio
 
+from tests.backends import url_for
 from tests.fakeapi import DEFAULT_TOKEN, FakeTelegram
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -217,8 +218,9 @@ async def bot_process(
 ) -> AsyncIterator[BotProcessFactory]:
     """Start bot processes against fake_telegram; all are stopped at teardown.
 
-    Each gets DATABASE_URL=sqlite+aiosqlite:///<tmp_path>/bot.db (shared by every process of
-    the test, so a restart keeps the data) unless env overrides it, and its own log file.
+    Each gets DATABASE_URL=tests.backends.url_for(<tmp_path>/bot.db) (SQLite's file there, or
+    a PostgreSQL database made for it under TEST_DB=postgres; shared by every process of the
+    test, so a restart keeps the data) unless env overrides it, and its own log file.
     """
     started: list[BotProcess] = []
 
@@ -228,7 +230,7 @@ async def bot_process(
         full_env = {
             "BOT_TOKEN": fake_telegram.token,
             "TELEGRAM_API_BASE": fake_telegram.base_url,
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+            "DATABASE_URL": url_for(tmp_path / "bot.db"),
             **(env or {}),
         }
         process = BotProcess(full_env, log_path=tmp_path / f"bot-{len(started) + 1}.log")

@@ -219,11 +219,27 @@ async def _pg_query(url: str, sql: str, params: tuple[Any, ...]) -> list[tuple[A
         records = await conn.fetch(_pg_sql(sql), *params)
     finally:
         await conn.close()
-    return [tuple(record) for record in records]
+    return [tuple(_as_sqlite(value) for value in record) for record in records]
+
+
+def _as_sqlite(value: Any) -> Any:
+    """A value read from PostgreSQL as the same column reads on SQLite, so that the tests'
+    expectations hold on both: timestamps as SQLAlchemy's naive UTC text, dates as ISO
+    text, booleans as 0/1."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return int(value)
+    return value
 
 
 def query(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Run one statement on the test database named by `path`; its rows as tuples."""
+    """Run one statement on the test database named by `path`; its rows as tuples, with
+    values as SQLite gives them (see _as_sqlite)."""
     if is_postgres():
         return _run(_pg_query(url_for(path), sql, params))
     import sqlite3

@@ -74,7 +74,7 @@ def _dsn(url: str) -> str:
     return re.sub(r"^postgresql\+asyncpg://", "postgresql://", url)
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync code, even inside a running event loop."""
     result: list[T] = []
     error: list[BaseException] = []
@@ -144,7 +144,7 @@ def pg_reachable() -> bool:
     except ImportError:
         return False
     try:
-        _run(_admin_execute("SELECT 1"))
+        run_sync(_admin_execute("SELECT 1"))
     except Exception:  # noqa: BLE001 - any failure means "not usable here"
         return False
     return True
@@ -157,7 +157,7 @@ def _template() -> str:
             from db.migrate import upgrade_to_head
 
             name = f"{DB_PREFIX}_{os.getpid()}_tpl"
-            _run(_admin_execute(
+            run_sync(_admin_execute(
                 f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
             ))
             atexit.register(_drop_quietly, name)
@@ -168,7 +168,7 @@ def _template() -> str:
 
 def _drop_quietly(*names: str) -> None:
     with contextlib.suppress(Exception):  # best effort (also at exit)
-        _run(_admin_execute(*(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in names)))
+        run_sync(_admin_execute(*(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in names)))
 
 
 def create_pg_database(path: Path, *, migrated: bool = True) -> str:
@@ -178,7 +178,7 @@ def create_pg_database(path: Path, *, migrated: bool = True) -> str:
     if name is None:
         name = _registry.name_for(path)
         template = _template() if migrated else "template0"
-        _run(_admin_execute(
+        run_sync(_admin_execute(
             f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
             f'CREATE DATABASE "{name}" TEMPLATE "{template}"',
         ))
@@ -241,7 +241,7 @@ def query(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     """Run one statement on the test database named by `path`; its rows as tuples, with
     values as SQLite gives them (see _as_sqlite)."""
     if is_postgres():
-        return _run(_pg_query(url_for(path), sql, params))
+        return run_sync(_pg_query(url_for(path), sql, params))
     import sqlite3
 
     with sqlite3.connect(path, timeout=30) as conn:
@@ -342,7 +342,7 @@ async def _pg_execute_many(url: str, sql: str, rows: list[tuple[Any, ...]]) -> N
 def execute_many(path: Path, sql: str, rows: list[tuple[Any, ...]]) -> None:
     """One statement ("?" parameters) for each of `rows`, in one transaction."""
     if is_postgres():
-        _run(_pg_execute_many(url_for(path), sql, rows))
+        run_sync(_pg_execute_many(url_for(path), sql, rows))
         return
     import sqlite3
 

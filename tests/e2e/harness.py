@@ -30,6 +30,9 @@ from tests.fakeapi import DEFAULT_TOKEN, FakeTelegram
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STOP_TIMEOUT = 10.0
+# Starting takes ~3 s (imports, migrations); a machine busy with parallel test workers (CI
+# runs the suite on two backends) can stretch it well past 30 s without anything wrong.
+READY_TIMEOUT = 90.0
 LOG_TAIL_LINES = 60
 
 
@@ -82,7 +85,7 @@ class BotProcess:
         }
         return {**os.environ, **defaults, **self.env}
 
-    async def start(self, fake: FakeTelegram, ready_timeout: float = 30.0) -> None:
+    async def start(self, fake: FakeTelegram, ready_timeout: float = READY_TIMEOUT) -> None:
         """Launch the process; return once it has called getUpdates on the fake."""
         if self.running:
             raise RuntimeError("the bot process is already running")
@@ -154,7 +157,7 @@ class BotProcess:
         await self._close_log()
         return process.returncode
 
-    async def restart(self, ready_timeout: float = 30.0) -> None:
+    async def restart(self, ready_timeout: float = READY_TIMEOUT) -> None:
         if self._fake is None:
             raise RuntimeError("restart() needs an earlier start()")
         await self.stop()
@@ -198,7 +201,7 @@ class BotProcess:
 
 class BotProcessFactory(Protocol):
     def __call__(
-        self, env: Mapping[str, str] | None = None, *, ready_timeout: float = 30.0
+        self, env: Mapping[str, str] | None = None, *, ready_timeout: float = READY_TIMEOUT
     ) -> Awaitable[BotProcess]: ...
 
 
@@ -225,7 +228,7 @@ async def bot_process(
     started: list[BotProcess] = []
 
     async def start(
-        env: Mapping[str, str] | None = None, *, ready_timeout: float = 30.0
+        env: Mapping[str, str] | None = None, *, ready_timeout: float = READY_TIMEOUT
     ) -> BotProcess:
         full_env = {
             "BOT_TOKEN": fake_telegram.token,

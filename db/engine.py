@@ -64,7 +64,7 @@ def create_engine(
     echo: bool = False,
     pool_size: int = 10,
     max_overflow: int = 20,
-    pool_timeout: float = 30.0,
+    pool_timeout: float = 60.0,
 ) -> AsyncEngine:
     """An engine for `url`; the pool options apply to PostgreSQL only."""
     if not is_sqlite(url):

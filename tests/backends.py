@@ -216,10 +216,30 @@ async def _pg_query(url: str, sql: str, params: tuple[Any, ...]) -> list[tuple[A
 
     conn = await asyncpg.connect(_dsn(url), timeout=30, server_settings={"TimeZone": "UTC"})
     try:
-        records = await conn.fetch(_pg_sql(sql), *params)
+        statement = await conn.prepare(_pg_sql(sql))
+        json = [a.type.name in ("json", "jsonb") for a in statement.get_attributes()]
+        records = await statement.fetch(*params)
     finally:
         await conn.close()
-    return [tuple(_as_sqlite(value) for value in record) for record in records]
+    return [
+        tuple(
+            _json_as_sqlite(v) if is_json else _as_sqlite(v)
+            for v, is_json in zip(r, json, strict=True)
+        )
+        for r in records
+    ]
+
+
+def _json_as_sqlite(value: Any) -> Any:
+    """SQLite keeps a JSON column's text with NUMERIC affinity: a bare number reads back as a
+    number there, anything else as its JSON text."""
+    if isinstance(value, str):
+        for kind in (int, float):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+    return value
 
 
 def _as_sqlite(value: Any) -> Any:

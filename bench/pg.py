@@ -9,6 +9,7 @@ dropped at the end.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import re
 import uuid
@@ -103,7 +104,9 @@ async def _fetch(url: str, sql: str) -> list[tuple[Any, ...]]:
 
 
 def fetch(url: str, sql: str) -> list[tuple[Any, ...]]:
-    return asyncio.run(_fetch(url, sql))
+    """Rows of one query; callable from inside a running event loop too (its own thread)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _fetch(url, sql)).result()
 
 
 def stored_answers(url: str, first_user: int) -> dict[int, set[str]]:

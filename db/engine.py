@@ -6,13 +6,14 @@ import json
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncpgInteger
+from sqlalchemy.dialects.postgresql.base import PGTypeCompiler
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.ext.compiler import compiles
 
 from db import sqlite_fast
 
@@ -29,24 +30,19 @@ SQLITE_PRAGMAS = (
 )
 
 
-def _bind_integers_as_bigint(_type: Any, _compiler: Any, **_kw: Any) -> str:
-    return "BIGINT"
-
-
-def _register_postgres_binds() -> None:
+class _WideIntegerBinds(PGTypeCompiler):
     """Ids are 64-bit (bot/ids.py: a button or a typed number may name any id up to 2**63-1,
-    and must then find nothing). The asyncpg dialect casts integer parameters to the column's
-    INTEGER, which refuses such a value with an error instead of matching no row; cast them
-    to BIGINT (the comparison int4 = int8 still uses the index; storing a value that does not
-    fit the column still fails)."""
-    try:
-        from sqlalchemy.dialects.postgresql.asyncpg import AsyncpgInteger
-    except ImportError:  # pragma: no cover - the dialect module is part of SQLAlchemy
-        return
-    compiles(AsyncpgInteger, "postgresql")(_bind_integers_as_bigint)
+    and must then find nothing). The asyncpg dialect casts integer parameters to INTEGER,
+    which refuses such a value with an error instead of matching no row; this engine casts
+    them to BIGINT (int4 = int8 still uses the index; storing a value that does not fit the
+    column still fails). Only the app's engines get it: DDL is unchanged, and other engines
+    (Alembic's, which reflects with integer parameters of catalog functions) keep the
+    dialect's own casts."""
 
-
-_register_postgres_binds()
+    def visit_integer(self, type_: Any, **kw: Any) -> str:
+        if isinstance(type_, AsyncpgInteger):
+            return "BIGINT"
+        return str(super().visit_integer(type_, **kw))
 
 
 def is_sqlite(url: str) -> bool:
@@ -71,7 +67,7 @@ def create_engine(
         # A real pool: concurrent transactions run in parallel, each on its own connection
         # (row locks and conditional UPDATEs keep them safe). Connections dropped by the
         # server or a proxy are replaced on checkout (pre-ping), and recycled hourly.
-        return create_async_engine(
+        pg_engine = create_async_engine(
             url,
             echo=echo,
             pool_size=pool_size,
@@ -81,6 +77,10 @@ def create_engine(
             pool_recycle=3600,
             json_serializer=_json_dumps,
         )
+        dialect = pg_engine.sync_engine.dialect
+        if dialect.name == "postgresql":
+            dialect.type_compiler_instance = _WideIntegerBinds(dialect)
+        return pg_engine
 
     # One connection: SQLite has one writer anyway, and the pool's queue hands the
     # connection to the next waiting transaction at once, in arrival order, where

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, OffsetClock, SystemClock
 from bot.commands import set_default_commands
-from bot.config import Settings
+from bot.config import DatabaseSettings, Settings
 from bot.context import ContextMiddleware
 from bot.middlewares import (
     CallbackDeadlineMiddleware,
@@ -47,8 +47,11 @@ class Database:
     sessionmaker: async_sessionmaker[AsyncSession]
 
     @classmethod
-    def from_url(cls, url: str) -> Database:
-        engine = create_engine(url)
+    def from_url(cls, url: str, settings: DatabaseSettings | None = None) -> Database:
+        engine = create_engine(url) if settings is None else create_engine(
+            url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
+        )
         return cls(engine=engine, sessionmaker=create_sessionmaker(engine))
 
     async def close(self) -> None:
@@ -106,7 +109,7 @@ def create_dispatcher(
 
 
 async def run_polling(settings: Settings) -> None:
-    database = Database.from_url(settings.database_url)
+    database = Database.from_url(settings.database_url, settings)
     bot = create_bot(settings)
     dp = create_dispatcher(settings, database)
 

@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncpgInteger
+from sqlalchemy.dialects.postgresql.base import PGTypeCompiler
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -28,6 +30,21 @@ SQLITE_PRAGMAS = (
 )
 
 
+class _WideIntegerBinds(PGTypeCompiler):
+    """Ids are 64-bit (bot/ids.py: a button or a typed number may name any id up to 2**63-1,
+    and must then find nothing). The asyncpg dialect casts integer parameters to INTEGER,
+    which refuses such a value with an error instead of matching no row; this engine casts
+    them to BIGINT (int4 = int8 still uses the index; storing a value that does not fit the
+    column still fails). Only the app's engines get it: DDL is unchanged, and other engines
+    (Alembic's, which reflects with integer parameters of catalog functions) keep the
+    dialect's own casts."""
+
+    def visit_integer(self, type_: Any, **kw: Any) -> str:
+        if isinstance(type_, AsyncpgInteger):
+            return "BIGINT"
+        return str(super().visit_integer(type_, **kw))
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
@@ -37,12 +54,33 @@ def _json_dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    pool_timeout: float = 60.0,
+) -> AsyncEngine:
+    """An engine for `url`; the pool options apply to PostgreSQL only."""
     if not is_sqlite(url):
-        return create_async_engine(
-            url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True,
+        # A real pool: concurrent transactions run in parallel, each on its own connection
+        # (row locks and conditional UPDATEs keep them safe). Connections dropped by the
+        # server or a proxy are replaced on checkout (pre-ping), and recycled hourly.
+        pg_engine = create_async_engine(
+            url,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            pool_pre_ping=True,
+            pool_recycle=3600,
             json_serializer=_json_dumps,
         )
+        dialect = pg_engine.sync_engine.dialect
+        if dialect.name == "postgresql":
+            dialect.type_compiler_instance = _WideIntegerBinds(dialect)
+        return pg_engine
 
     # One connection: SQLite has one writer anyway, and the pool's queue hands the
     # connection to the next waiting transaction at once, in arrival order, where

@@ -82,7 +82,7 @@ class MeetingFeedback(Base):
     answered_at: Mapped[dt.datetime | None] = mapped_column()
 
     __table_args__ = (
-        UniqueConstraint("meeting_id", "membership_id", name="once"),
+        UniqueConstraint("meeting_id", "membership_id", name="feedback_once"),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
     )
 

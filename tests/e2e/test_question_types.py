@@ -98,6 +98,6 @@ async def test_every_type_checks_input(
         "likes_math": "true", "math_topic": '"Геометрия"', "colour": '"blue"',
         "fruits": '["apple", "pear"]',
     }
-    assert query(db_path, "SELECT questionnaire_id FROM questionnaire_responses") == [
-        ("mentee-all-types",)
-    ]
+    # the entry self-assessment may already have begun after it (a race the bot may win)
+    responses = query(db_path, "SELECT questionnaire_id FROM questionnaire_responses ORDER BY id")
+    assert responses[0] == ("mentee-all-types",) and set(responses[1:]) <= {("assessment",)}

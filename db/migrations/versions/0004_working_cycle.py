@@ -113,7 +113,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_meeting_feedback_meeting_id_meetings'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['membership_id'], ['memberships.id'], name=op.f('fk_meeting_feedback_membership_id_memberships')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_meeting_feedback')),
-    sa.UniqueConstraint('meeting_id', 'membership_id', name='once')
+    sa.UniqueConstraint('meeting_id', 'membership_id', name='feedback_once')
     )
     with op.batch_alter_table('meeting_feedback', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_meeting_feedback_membership_id'), ['membership_id'], unique=False)

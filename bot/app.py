@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, OffsetClock, SystemClock
 from bot.commands import set_default_commands
-from bot.config import Settings
+from bot.config import DatabaseSettings, Settings
 from bot.context import ContextMiddleware
 from bot.logging_setup import LogTagMiddleware, default_instance_id, hash_key
 from bot.middlewares import (
@@ -65,8 +65,11 @@ class Database:
     sessionmaker: async_sessionmaker[AsyncSession]
 
     @classmethod
-    def from_url(cls, url: str) -> Database:
-        engine = create_engine(url)
+    def from_url(cls, url: str, settings: DatabaseSettings | None = None) -> Database:
+        engine = create_engine(url) if settings is None else create_engine(
+            url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
+        )
         return cls(engine=engine, sessionmaker=create_sessionmaker(engine))
 
     async def close(self) -> None:
@@ -144,7 +147,7 @@ class Instance:
 
     @classmethod
     def create(cls, settings: Settings) -> Instance:
-        database = Database.from_url(settings.database_url)
+        database = Database.from_url(settings.database_url, settings)
         bot = create_bot(settings)
         redis = connect(settings.redis_url) if settings.redis_url else None
         dp = create_dispatcher(

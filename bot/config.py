@@ -21,6 +21,10 @@ class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL's connection pool per process (SQLite always uses one connection).
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=20, ge=0, le=500)
+    db_pool_timeout: float = Field(default=30.0, gt=0, le=600)
     # Demos and tests only: the bot's time follows `python -m bot admin clock ...`.
     clock_control: bool = False
 

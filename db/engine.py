@@ -37,10 +37,27 @@ def _json_dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    pool_timeout: float = 30.0,
+) -> AsyncEngine:
+    """An engine for `url`; the pool options apply to PostgreSQL only."""
     if not is_sqlite(url):
+        # A real pool: concurrent transactions run in parallel, each on its own connection
+        # (row locks and conditional UPDATEs keep them safe). Connections dropped by the
+        # server or a proxy are replaced on checkout (pre-ping), and recycled hourly.
         return create_async_engine(
-            url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True,
+            url,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            pool_pre_ping=True,
+            pool_recycle=3600,
             json_serializer=_json_dumps,
         )
 

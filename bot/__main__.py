@@ -19,9 +19,12 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    from bot.logging_setup import configure_logging
+    from bot.logging_setup import configure_logging, hash_key
 
-    configure_logging(settings.log_level, settings.log_format, settings.instance_id)
+    configure_logging(
+        settings.log_level, settings.log_format, settings.instance_id,
+        hash_key(settings.bot_token.get_secret_value()),
+    )
 
     from bot.app import run
     from db.migrate import upgrade_to_head

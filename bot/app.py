@@ -232,6 +232,7 @@ async def serve_webhook(instance: Instance) -> None:
         sessionmaker=instance.database.sessionmaker,
         redis_ping=(lambda: ping(redis)) if redis is not None else None,
         is_leader=lambda: instance.leader.held,
+        log_key=hash_key(settings.bot_token.get_secret_value()),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -32,6 +32,8 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # with their parameters at DEBUG: that would put personal data in the log.
 QUIET_LOGGERS = ("aiogram.event", "aiosqlite", "asyncpg", "sqlalchemy.engine")
 # SQLAlchemy quotes the statement and its parameters (names, answers) in its error texts.
+# A Telegram chat or user id in a message ("flood control: chat 123 paused") becomes its hash.
+_TELEGRAM_ID = re.compile(r"\b(chat|user) (-?\d+)\b")
 _SQL_DETAIL = re.compile(r"\[(?:SQL|parameters): .*?\](?=\s*(?:\[|\(Background|$))", re.S)
 
 
@@ -63,16 +65,21 @@ def scrub(text: str) -> str:
 
 
 class JsonFormatter(logging.Formatter):
-    def __init__(self, instance: str) -> None:
+    def __init__(self, instance: str, key: bytes = b"") -> None:
         super().__init__()
         self._instance = instance
+        self._key = key
+
+    def _clean(self, text: str) -> str:
+        text = _TELEGRAM_ID.sub(lambda m: f"{m[1]} #{id_hash(int(m[2]), self._key)}", text)
+        return scrub(text)
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": scrub(record.getMessage()),
+            "message": self._clean(record.getMessage()),
             "instance": self._instance,
         }
         tag = current_update.get()
@@ -83,15 +90,18 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
             entry["exc_type"] = f"{type(exc).__module__}.{type(exc).__qualname__}"
-            entry["exc"] = scrub(str(exc))[:2000]
+            entry["exc"] = self._clean(str(exc))[:2000]
             entry["stack"] = "".join(traceback.format_tb(exc.__traceback__))[-4000:]
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(level: str, fmt: str = "text", instance: str = "") -> None:
+def configure_logging(
+    level: str, fmt: str = "text", instance: str = "", key: bytes = b""
+) -> None:
+    """key: of the id hashes in JSON records (hash_key(token): the same on every instance)."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
-        handler.setFormatter(JsonFormatter(instance or default_instance_id()))
+        handler.setFormatter(JsonFormatter(instance or default_instance_id(), key))
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()

@@ -25,6 +25,8 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.logging_setup import tagged
+
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -70,6 +72,7 @@ class WebhookServer:
         sessionmaker: async_sessionmaker[AsyncSession],
         redis_ping: Callable[[], Awaitable[bool]] | None = None,
         is_leader: Callable[[], bool] = lambda: True,
+        log_key: bytes = b"",
     ) -> None:
         self.dp = dp
         self.bot = bot
@@ -80,6 +83,7 @@ class WebhookServer:
         self._sessionmaker = sessionmaker
         self._redis_ping = redis_ping
         self._is_leader = is_leader
+        self._log_key = log_key
         self.tasks: set[asyncio.Task[Any]] = set()
         self.accepting = True
 
@@ -102,14 +106,15 @@ class WebhookServer:
             update = Update.model_validate(raw, context={"bot": self.bot})
         except Exception:
             return web.json_response({"ok": False, "error": "not an update"}, status=400)
-        try:
-            first = await self._dedup.claim(update.update_id, self._instance)
-        except Exception:
-            log.exception("update %d: deduplication store unreachable", update.update_id)
-            return web.json_response({"ok": False, "error": "try again"}, status=503)
-        if not first:
-            log.info("update %d: already taken, skipped", update.update_id)
-            return web.json_response({"ok": True, "duplicate": True})
+        with tagged(update.update_id, None, self._log_key):
+            try:
+                first = await self._dedup.claim(update.update_id, self._instance)
+            except Exception:
+                log.exception("deduplication store unreachable: update refused")
+                return web.json_response({"ok": False, "error": "try again"}, status=503)
+            if not first:
+                log.info("update already taken: skipped")
+                return web.json_response({"ok": True, "duplicate": True})
         task = asyncio.create_task(self._feed(update))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -119,7 +124,8 @@ class WebhookServer:
         try:
             await self.dp.feed_update(self.bot, update)
         except Exception:
-            log.exception("update %d failed", update.update_id)
+            with tagged(update.update_id, None, self._log_key):
+                log.exception("update failed")
 
     async def health(self, request: web.Request) -> web.Response:
         db_ok = await self._check_db()

@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -176,7 +177,7 @@ async def test_one_user_across_two_instances_in_order_once(
     fake_telegram: FakeTelegram, cluster: Cluster, pg_url: str
 ) -> None:
     code = setup_programme(pg_url)["mentee"]
-    first, second = await cluster(2)
+    first, second = await cluster(2, LOG_FORMAT="json")
     catalog = flows.catalog()
     user = fake_telegram.user(7001, first_name="Иван", username="ivan_scale")
 
@@ -233,10 +234,36 @@ async def test_one_user_across_two_instances_in_order_once(
     assert await fake_telegram.webhook.post(forged, first.url) == 200
     await stranger.wait_message("Приглашение принято")
 
-    for bot in (first, second):
-        log = bot.log_text()
-        for personal in ("Иванов", "ivan_scale", "Ответ на"):
-            assert personal not in log
+    # Their dialog lives in Redis; /forget erases it there too.
+    await stranger.wait_message("Сколько вам лет")
+    await stranger.press("18 лет и старше")
+    await stranger.press("✅ Даю согласие", await flows.consent_message(stranger))
+    await flows.answer_all(stranger, catalog.get("mentee-student-student"), stop_after=2)
+    await flows.next_question(stranger)
+    assert await redis_keys(first, ":7002:")
+    await stranger.send("/forget")
+    await stranger.press("Да, удалить мои данные", await stranger.wait_message("Отозвать"))
+    await stranger.wait_message("персональные данные удалены")
+    assert await redis_keys(first, ":7002:") == []
+
+    for bot in (first, second):  # LOG_FORMAT=json: one object per line, nothing personal
+        lines = [line for line in bot.log_text().splitlines() if not line.startswith("=====")]
+        records = [json.loads(line) for line in lines if line.strip()]
+        assert records and {"ts", "level", "logger", "message"} <= set(records[0])
+        for personal in ("Иванов", "ivan_scale", "Ответ на", "Пётр"):
+            assert personal not in bot.log_text()
+        for telegram_id in ("7001", "7002"):  # not as a number of its own (hashes are hex)
+            assert not re.search(rf"(?<![\w.]){telegram_id}(?!\w)", bot.log_text())
+
+
+async def redis_keys(bot: WebhookBot, part: str) -> list[bytes]:
+    """The dialog-state keys in Redis whose name contains `part`."""
+    client = Redis.from_url(bot.env["REDIS_URL"])
+    try:
+        pattern = f"{bot.env['REDIS_PREFIX']}:fsm:*"
+        return [k async for k in client.scan_iter(pattern) if part in k.decode()]
+    finally:
+        await client.aclose()
 
 
 async def seed_outbox(db_url: str, chat_ids: list[int]) -> None:

@@ -250,7 +250,7 @@ def test_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_json_logs_hold_no_personal_data(tmp_path: Path) -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter("inst-1"))
+    handler.setFormatter(JsonFormatter("inst-1", hash_key("123:abc")))
     log = logging.getLogger("tests.json_logs")
     log.addHandler(handler)
     log.propagate = False
@@ -271,7 +271,7 @@ def test_json_logs_hold_no_personal_data(tmp_path: Path) -> None:
             except IntegrityError:
                 log.exception("saving participant %d failed", 15)
         engine.dispose()
-        log.info("plain line")
+        log.warning("flood control: chat %s paused for %ss", 777001, 1)
     finally:
         log.removeHandler(handler)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
@@ -283,6 +283,7 @@ def test_json_logs_hold_no_personal_data(tmp_path: Path) -> None:
     assert failed["update"] == id_hash(4242, key) and failed["user"] == id_hash(777001, key)
     assert "IntegrityError" in failed["exc_type"] and "UNIQUE" in failed["exc"]
     assert "update" not in plain
+    assert plain["message"] == f"flood control: chat #{id_hash(777001, key)} paused for 1s"
     output = stream.getvalue()
     for secret in (personal, "Иванова", "777001", "4242"):
         assert secret not in output

@@ -39,6 +39,7 @@ from bot.redis_state import (
     RedisDedup,
     UserIsolation,
     UserLockMiddleware,
+    UserOrder,
     connect,
     create_isolation,
     create_storage,
@@ -102,9 +103,11 @@ def create_dispatcher(
     clock: Clock | None = None,
     catalog: Catalog | None = None,
     isolation: UserIsolation | None = None,
+    order: UserOrder | None = None,
 ) -> Dispatcher:
     """storage: dialog state (default: the database); isolation: a per-user lock shared by
-    every instance (Redis), taken around each update besides the in-process order."""
+    every instance (Redis), taken around each update besides the in-process order; order:
+    the per-user tickets of webhook mode (bot/redis_state.py)."""
     consent = load_document(settings.consent_file or CONSENT_FILE)
     dp = Dispatcher(
         storage=storage or DatabaseStorage(database.sessionmaker),
@@ -119,9 +122,15 @@ def create_dispatcher(
     )
     dp.update.outer_middleware(LogTagMiddleware(hash_key(settings.bot_token.get_secret_value())))
     dp.update.outer_middleware(CallbackDeadlineMiddleware())
-    dp.update.outer_middleware(ChatOrderMiddleware())
-    if isolation is not None:
-        dp.update.outer_middleware(UserLockMiddleware(isolation))
+    if isolation is not None and order is not None:
+        # Webhook mode: tickets give the order across instances, then the lock; the
+        # in-process order comes after (a task must not wait there for a later ticket).
+        dp.update.outer_middleware(UserLockMiddleware(isolation, order))
+        dp.update.outer_middleware(ChatOrderMiddleware())
+    else:
+        dp.update.outer_middleware(ChatOrderMiddleware())
+        if isolation is not None:
+            dp.update.outer_middleware(UserLockMiddleware(isolation))
     # The dialog state is read inside the update's transaction: one round trip, not three.
     dp.update.outer_middleware(DbSessionMiddleware(database.sessionmaker))
     dp.update.outer_middleware(dp.fsm)
@@ -154,6 +163,10 @@ class Instance:
             settings, database,
             storage=create_storage(redis, settings.redis_prefix) if redis else None,
             isolation=create_isolation(redis, settings.redis_prefix) if redis else None,
+            order=(
+                UserOrder(redis, settings.redis_prefix)
+                if redis and settings.webhook_mode else None
+            ),
         )
         leader = Leader(database.engine)
         scheduler = create_scheduler(bot, database.sessionmaker, dp["clock"], settings, leader)
@@ -226,6 +239,11 @@ async def serve_webhook(instance: Instance) -> None:
     assert settings.webhook_url is not None and settings.webhook_secret is not None
     secret = settings.webhook_secret.get_secret_value()
     redis = instance.redis
+    if redis is None and instance.database.engine.dialect.name == "postgresql":
+        log.warning(
+            "webhook mode without REDIS_URL: run one instance only (several need Redis "
+            "for dialog state, per-user order and update deduplication)"
+        )
     server = WebhookServer(
         dp, bot, secret=secret, path=webhook_path(settings.webhook_url),
         dedup=instance.dedup(), instance=instance.name,
@@ -233,6 +251,7 @@ async def serve_webhook(instance: Instance) -> None:
         redis_ping=(lambda: ping(redis)) if redis is not None else None,
         is_leader=lambda: instance.leader.held,
         log_key=hash_key(settings.bot_token.get_secret_value()),
+        order=UserOrder(redis, settings.redis_prefix) if redis is not None else None,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

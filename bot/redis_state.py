@@ -6,11 +6,16 @@ the update ids already taken.
 - Per-user order across instances: RedisEventIsolation's lock on the update's user, held
   while the update is handled (the in-process ChatOrderMiddleware keeps arrival order among
   one instance's updates; the lock keeps instances from handling one user's updates at once).
+  In webhook mode each update also takes a ticket when it arrives (a per-user counter), and
+  waits until the user's earlier tickets are done: one user's updates are handled in the
+  order Telegram delivered them, whichever instance got each. A ticket whose instance died
+  is waited for ORDER_WAIT_S at most.
 - Update deduplication (webhook mode): `SET <prefix>:update:<bot>:<update_id> NX EX ttl`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -30,6 +35,14 @@ log = logging.getLogger(__name__)
 # so a crashed instance's lock frees itself.
 LOCK_TIMEOUT_S = 60
 LOCK_POLL_S = 0.02
+ORDER_WAIT_S = 10.0
+ORDER_TTL_S = 86400
+# done = max(done, ticket), kept as long as the counter.
+_FINISH = """
+local done = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > done then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
+return 1
+"""
 
 
 def connect(url: str) -> Redis:
@@ -62,11 +75,48 @@ def create_isolation(redis: Redis, prefix: str) -> UserIsolation:
     return UserIsolation(redis, key_builder=DefaultKeyBuilder(prefix=f"{prefix}:user"))
 
 
-class UserLockMiddleware(BaseMiddleware):
-    """Handles one update at a time per user across every instance sharing the Redis."""
+class UserOrder:
+    """Per-user tickets: updates are handled in the order they were received."""
 
-    def __init__(self, isolation: UserIsolation) -> None:
+    def __init__(self, redis: Redis, prefix: str, wait_s: float = ORDER_WAIT_S) -> None:
+        self._redis = redis
+        self._prefix = f"{prefix}:order:"
+        self._wait_s = wait_s
+
+    def _keys(self, user_id: int) -> tuple[str, str]:
+        return f"{self._prefix}{user_id}:seq", f"{self._prefix}{user_id}:done"
+
+    async def ticket(self, user_id: int) -> int:
+        seq, done = self._keys(user_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(seq)
+            pipe.expire(seq, ORDER_TTL_S)
+            pipe.expire(done, ORDER_TTL_S)
+            number, *_ = await pipe.execute()
+        return int(number)
+
+    async def wait_turn(self, user_id: int, ticket: int) -> None:
+        _, done = self._keys(user_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._wait_s
+        while int(await self._redis.get(done) or 0) < ticket - 1:
+            if loop.time() >= deadline:
+                log.warning("an earlier update of this user was not finished: going on")
+                return
+            await asyncio.sleep(LOCK_POLL_S)
+
+    async def finish(self, user_id: int, ticket: int) -> None:
+        _, done = self._keys(user_id)
+        await self._redis.eval(_FINISH, 1, done, ticket, ORDER_TTL_S)  # type: ignore[misc]
+
+
+class UserLockMiddleware(BaseMiddleware):
+    """Handles one update at a time per user across every instance sharing the Redis; with
+    an `order_ticket` (webhook mode), after the user's earlier updates."""
+
+    def __init__(self, isolation: UserIsolation, order: UserOrder | None = None) -> None:
         self._isolation = isolation
+        self._order = order
 
     async def __call__(
         self,
@@ -79,8 +129,16 @@ class UserLockMiddleware(BaseMiddleware):
             return await handler(event, data)
         bot_id = data["bot"].id
         key = StorageKey(bot_id=bot_id, chat_id=user.id, user_id=user.id)
-        async with self._isolation.lock(key):
-            return await handler(event, data)
+        ticket: int | None = data.get("order_ticket")
+        if ticket is None or self._order is None:
+            async with self._isolation.lock(key):
+                return await handler(event, data)
+        await self._order.wait_turn(user.id, ticket)
+        try:
+            async with self._isolation.lock(key):
+                return await handler(event, data)
+        finally:
+            await self._order.finish(user.id, ticket)
 
 
 class RedisDedup:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
+from aiogram.dispatcher.middlewares.user_context import UserContextMiddleware
 from aiogram.types import Update
 from aiohttp import web
 from sqlalchemy import text
@@ -37,6 +38,10 @@ MEMORY_DEDUP_SIZE = 10_000
 
 class Dedup(Protocol):
     async def claim(self, update_id: int, owner: str) -> bool: ...
+
+
+class Order(Protocol):
+    async def ticket(self, user_id: int) -> int: ...
 
 
 class MemoryDedup:
@@ -73,6 +78,7 @@ class WebhookServer:
         redis_ping: Callable[[], Awaitable[bool]] | None = None,
         is_leader: Callable[[], bool] = lambda: True,
         log_key: bytes = b"",
+        order: Order | None = None,
     ) -> None:
         self.dp = dp
         self.bot = bot
@@ -84,6 +90,7 @@ class WebhookServer:
         self._redis_ping = redis_ping
         self._is_leader = is_leader
         self._log_key = log_key
+        self._order = order
         self.tasks: set[asyncio.Task[Any]] = set()
         self.accepting = True
 
@@ -115,14 +122,30 @@ class WebhookServer:
             if not first:
                 log.info("update already taken: skipped")
                 return web.json_response({"ok": True, "duplicate": True})
-        task = asyncio.create_task(self._feed(update))
+            ticket = await self._ticket(update)
+        task = asyncio.create_task(self._feed(update, ticket))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return web.json_response({"ok": True})
 
-    async def _feed(self, update: Update) -> None:
+    async def _ticket(self, update: Update) -> int | None:
+        """The update's place among its user's updates (taken on arrival, in Telegram's
+        order); None without ordering or when Redis fails (the per-user lock still holds)."""
+        if self._order is None:
+            return None
+        user = UserContextMiddleware.resolve_event_context(update).user
+        if user is None:
+            return None
         try:
-            await self.dp.feed_update(self.bot, update)
+            return await self._order.ticket(user.id)
+        except Exception:
+            log.warning("no order ticket (Redis failed): handled without one")
+            return None
+
+    async def _feed(self, update: Update, ticket: int | None = None) -> None:
+        extra = {} if ticket is None else {"order_ticket": ticket}
+        try:
+            await self.dp.feed_update(self.bot, update, **extra)
         except Exception:
             with tagged(update.update_id, None, self._log_key):
                 log.exception("update failed")

@@ -16,16 +16,24 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import pytest_asyncio
-from aiogram import Bot
+from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.types import Message
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.exc import IntegrityError
 
 from bot.app import Database, create_bot, create_dispatcher
 from bot.config import ConfigError, Settings, load_settings
 from bot.logging_setup import JsonFormatter, hash_key, id_hash, tagged
-from bot.redis_state import RedisDedup, connect, create_storage
+from bot.redis_state import (
+    RedisDedup,
+    UserLockMiddleware,
+    UserOrder,
+    connect,
+    create_isolation,
+    create_storage,
+)
 from bot.webhook import SECRET_HEADER, MemoryDedup, WebhookServer
 from db.migrate import upgrade_to_head
 from tests.fakeapi import FakeTelegram
@@ -162,6 +170,52 @@ async def test_redis_dedup_across_instances(world: World, redis_url: str) -> Non
         assert len(world.fake.users[503].messages) == 1
         assert await redis.get(f"{prefix}:update:1:{update['update_id']}") == b"a"
         assert 0 < await redis.ttl(f"{prefix}:update:1:{update['update_id']}") <= 60
+    finally:
+        for client in clients:
+            await client.close()
+        await redis.delete(*[k async for k in redis.scan_iter(f"{prefix}:*")])
+        await redis.aclose()
+
+
+async def test_one_users_updates_in_arrival_order_across_instances(
+    world: World, redis_url: str
+) -> None:
+    """Updates of one user alternate between two instances while the first is slow: each
+    waits for the user's earlier ones, and they are handled in the order they arrived."""
+    redis = connect(redis_db2(redis_url))
+    prefix = f"unit-{uuid.uuid4().hex[:8]}"
+    handled: list[str] = []
+    servers = []
+    for name in ("a", "b"):
+        dp = Dispatcher()
+        dp.update.outer_middleware(
+            UserLockMiddleware(create_isolation(redis, prefix), UserOrder(redis, prefix))
+        )
+
+        async def record(message: Message) -> None:
+            if message.text == "slow":
+                await asyncio.sleep(0.6)
+            handled.append(message.text or "")
+
+        dp.message.register(record)
+        server = WebhookServer(
+            dp, world.bot, secret=SECRET, path="/tg", dedup=RedisDedup(redis, prefix, 1, 60),
+            instance=name, sessionmaker=world.database.sessionmaker,
+            order=UserOrder(redis, prefix),
+        )
+        servers.append(server)
+    clients = [await client_for(server) for server in servers]
+    texts = ["slow", "two", "three", "four", "five", "six"]
+    try:
+        for number, text in enumerate(texts):
+            update = world.update(504, text)
+            response = await clients[number % 2].post(
+                "/tg", json=update, headers={SECRET_HEADER: SECRET}
+            )
+            assert response.status == 200
+        for server in servers:
+            await server.drain()
+        assert handled == texts
     finally:
         for client in clients:
             await client.close()

@@ -310,7 +310,8 @@ async def test_reminders_once_and_scheduler_moves_when_its_instance_dies(
     chat_ids = list(range(800_000, 801_000))
     for chat_id in chat_ids:
         fake_telegram.user(chat_id).started = True
-    bots = await cluster(2, OUTBOX_RATE="150", OUTBOX_WORKERS="8")
+    # The default LEADER_POLL_S (10 s): the takeover below is timed as in production.
+    bots = await cluster(2, OUTBOX_RATE="150", OUTBOX_WORKERS="8", LEADER_POLL_S="10")
     await seed_outbox(pg_url, chat_ids)
 
     def delivered() -> list[Any]:

@@ -44,6 +44,7 @@ from typing import Any
 
 import yaml
 
+from bench import pg
 from bot.services.consent import load_document
 from bot.services.questionnaires import DATA_DIR, AnswerValue, Catalog, Question
 from tests.e2e.harness import BotProcess
@@ -477,10 +478,16 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         started = time.perf_counter()
         prepared_database(db_path, args.dataset)  # migrations run their own event loop
         telegram_ids = add_users(db_path, catalog, args.users)
+        args.database_url = f"sqlite+aiosqlite:///{db_path}"
+        if args.db == "postgres":  # the same data, copied into a database of its own
+            args.database_url = pg.create_database(args.pg_url)
+            pg.copy_from_sqlite(db_path, args.database_url)
         log(f"database ready in {time.perf_counter() - started:.1f}s ({args.dataset}"
-            f" participants + {args.users} users)")
+            f" participants + {args.users} users, {args.db})")
         return asyncio.run(_drive(args, workdir, catalog, telegram_ids))
     finally:
+        if args.db == "postgres" and getattr(args, "database_url", "").startswith("postgres"):
+            pg.drop_database(args.database_url, args.pg_url)
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
@@ -515,7 +522,7 @@ async def _drive(
         env = {
             "BOT_TOKEN": fake.token,
             "TELEGRAM_API_BASE": fake.base_url,
-            "DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
+            "DATABASE_URL": args.database_url,
             "QUESTIONNAIRES_DIR": str(qdir),
             "LOG_LEVEL": "INFO",
         }
@@ -535,7 +542,8 @@ async def _drive(
     finally:
         await fake.stop()
 
-    stored = stored_answers(db_path)
+    stored = (stored_answers(db_path) if args.db == "sqlite"
+              else pg.stored_answers(args.database_url, FIRST_USER))
     lost = sum(len(c.answered - stored.get(c.user.id, set())) for c in bot_clients)
     acknowledged = sum(len(c.answered) for c in bot_clients)
     log_errors = [
@@ -553,6 +561,7 @@ async def _drive(
     log(f"answers acknowledged {acknowledged}, lost {lost}; log errors {len(log_errors)},"
         f" API errors {api_errors}, reply timeouts {timeouts}")
     return {
+        "db": args.db,
         "users": args.users,
         "bot_updates_per_s": round(bot_run.updates_per_s, 1),
         "echo_updates_per_s": round(echo_run.updates_per_s, 1),
@@ -584,6 +593,11 @@ def main(argv: list[str] | None = None) -> int:
         "--dataset", type=int, default=0, help="participants of bench/dataset.py underneath"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (DB, logs)")
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite",
+                        help="the bot's database (postgres: a throwaway one, dropped after)")
+    parser.add_argument("--pg-url", default=None,
+                        help="admin DSN for --db postgres (default BENCH_PG_URL, TEST_PG_URL"
+                             " or the local postgres/postgres@127.0.0.1:5432)")
     parser.add_argument(
         "--profile", help="py-spy the bot during the closed loop: collapsed stacks to this file"
     )

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.ext.compiler import compiles
 
 from db import sqlite_fast
 
@@ -26,6 +27,26 @@ SQLITE_PRAGMAS = (
     "PRAGMA cache_size=-16000",  # 16 MB of pages: the hot indexes stay in memory
     "PRAGMA temp_store=MEMORY",
 )
+
+
+def _bind_integers_as_bigint(_type: Any, _compiler: Any, **_kw: Any) -> str:
+    return "BIGINT"
+
+
+def _register_postgres_binds() -> None:
+    """Ids are 64-bit (bot/ids.py: a button or a typed number may name any id up to 2**63-1,
+    and must then find nothing). The asyncpg dialect casts integer parameters to the column's
+    INTEGER, which refuses such a value with an error instead of matching no row; cast them
+    to BIGINT (the comparison int4 = int8 still uses the index; storing a value that does not
+    fit the column still fails)."""
+    try:
+        from sqlalchemy.dialects.postgresql.asyncpg import AsyncpgInteger
+    except ImportError:  # pragma: no cover - the dialect module is part of SQLAlchemy
+        return
+    compiles(AsyncpgInteger, "postgresql")(_bind_integers_as_bigint)
+
+
+_register_postgres_binds()
 
 
 def is_sqlite(url: str) -> bool:

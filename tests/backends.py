@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import datetime as dt
 import hashlib
 import os
 import re
@@ -73,7 +74,7 @@ def _dsn(url: str) -> str:
     return re.sub(r"^postgresql\+asyncpg://", "postgresql://", url)
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync code, even inside a running event loop."""
     result: list[T] = []
     error: list[BaseException] = []
@@ -143,7 +144,7 @@ def pg_reachable() -> bool:
     except ImportError:
         return False
     try:
-        _run(_admin_execute("SELECT 1"))
+        run_sync(_admin_execute("SELECT 1"))
     except Exception:  # noqa: BLE001 - any failure means "not usable here"
         return False
     return True
@@ -156,7 +157,7 @@ def _template() -> str:
             from db.migrate import upgrade_to_head
 
             name = f"{DB_PREFIX}_{os.getpid()}_tpl"
-            _run(_admin_execute(
+            run_sync(_admin_execute(
                 f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
             ))
             atexit.register(_drop_quietly, name)
@@ -167,7 +168,7 @@ def _template() -> str:
 
 def _drop_quietly(*names: str) -> None:
     with contextlib.suppress(Exception):  # best effort (also at exit)
-        _run(_admin_execute(*(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in names)))
+        run_sync(_admin_execute(*(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in names)))
 
 
 def create_pg_database(path: Path, *, migrated: bool = True) -> str:
@@ -177,7 +178,7 @@ def create_pg_database(path: Path, *, migrated: bool = True) -> str:
     if name is None:
         name = _registry.name_for(path)
         template = _template() if migrated else "template0"
-        _run(_admin_execute(
+        run_sync(_admin_execute(
             f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
             f'CREATE DATABASE "{name}" TEMPLATE "{template}"',
         ))
@@ -213,18 +214,34 @@ def _pg_sql(sql: str) -> str:
 async def _pg_query(url: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     import asyncpg
 
-    conn = await asyncpg.connect(_dsn(url), timeout=30)
+    conn = await asyncpg.connect(_dsn(url), timeout=30, server_settings={"TimeZone": "UTC"})
     try:
         records = await conn.fetch(_pg_sql(sql), *params)
     finally:
         await conn.close()
-    return [tuple(record) for record in records]
+    return [tuple(_as_sqlite(value) for value in record) for record in records]
+
+
+def _as_sqlite(value: Any) -> Any:
+    """A value read from PostgreSQL as the same column reads on SQLite, so that the tests'
+    expectations hold on both: timestamps as SQLAlchemy's naive UTC text, dates as ISO
+    text, booleans as 0/1."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return int(value)
+    return value
 
 
 def query(path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Run one statement on the test database named by `path`; its rows as tuples."""
+    """Run one statement on the test database named by `path`; its rows as tuples, with
+    values as SQLite gives them (see _as_sqlite)."""
     if is_postgres():
-        return _run(_pg_query(url_for(path), sql, params))
+        return run_sync(_pg_query(url_for(path), sql, params))
     import sqlite3
 
     with sqlite3.connect(path, timeout=30) as conn:
@@ -284,3 +301,50 @@ def _drop_databases_after_test() -> Iterator[None]:
     # (bot processes stopped, engines disposed).
     yield
     drop_test_databases()
+
+
+def stamp(moment: dt.datetime) -> Any:
+    """A UTC moment as a parameter for `query`, the way the models store it: naive UTC text
+    on SQLite, an aware datetime (timestamptz) on PostgreSQL."""
+    if is_postgres():
+        return moment.astimezone(dt.UTC)
+    return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
+
+
+def moment(value: Any) -> dt.datetime | None:
+    """A stored timestamp read back by `query` (text on SQLite), as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def all_text(path: Path) -> str:
+    """Every value of every table, as one string: what a scan for personal data sees."""
+    return "\n".join(
+        " ".join(str(v) for v in row)
+        for table in table_names(path)
+        for row in query(path, f'SELECT * FROM "{table}"')  # noqa: S608 - names from the catalog
+    )
+
+
+async def _pg_execute_many(url: str, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(_dsn(url), timeout=30, server_settings={"TimeZone": "UTC"})
+    try:
+        await conn.executemany(_pg_sql(sql), rows)
+    finally:
+        await conn.close()
+
+
+def execute_many(path: Path, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """One statement ("?" parameters) for each of `rows`, in one transaction."""
+    if is_postgres():
+        run_sync(_pg_execute_many(url_for(path), sql, rows))
+        return
+    import sqlite3
+
+    with sqlite3.connect(path, timeout=30) as conn:
+        conn.executemany(sql, rows)

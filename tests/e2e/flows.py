@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.services.questionnaires import Catalog, Question, Questionnaire
+from tests import backends
+from tests.backends import url_for
 from tests.e2e.harness import REPO_ROOT
 from tests.fakeapi.models import BotMessage
 from tests.fakeapi.server import FakeUser
@@ -24,7 +25,7 @@ PROGRESS = re.compile(r"· (\d+)/(\d+)")
 
 def admin(db_path: Path, *args: str) -> dict[str, Any]:
     """Run `python -m bot admin ... --json` against the test database."""
-    env = dict(os.environ, DATABASE_URL=f"sqlite+aiosqlite:///{db_path}", BOT_USERNAME=BOT_USERNAME)
+    env = dict(os.environ, DATABASE_URL=url_for(db_path), BOT_USERNAME=BOT_USERNAME)
     env.pop("BOT_TOKEN", None)
     result = subprocess.run(
         [sys.executable, "-m", "bot", "admin", *args, "--json"],
@@ -61,8 +62,8 @@ def setup_programme(
 
 
 def query(db_path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db_path, timeout=30) as conn:
-        return conn.execute(sql, params).fetchall()
+    """One statement ("?" parameters) on the test database, whichever backend it is on."""
+    return backends.query(db_path, sql, *params)
 
 
 async def join_adult(user: FakeUser, code: str, *, age: str = "18 лет и старше") -> None:

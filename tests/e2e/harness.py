@@ -25,10 +25,14 @@ from typing import IO, Protocol
 
 import pytest_asyncio
 
+from tests.backends import url_for
 from tests.fakeapi import DEFAULT_TOKEN, FakeTelegram
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STOP_TIMEOUT = 10.0
+# Starting takes ~3 s (imports, migrations); a machine busy with parallel test workers (CI
+# runs the suite on two backends) can stretch it well past 30 s without anything wrong.
+READY_TIMEOUT = 90.0
 LOG_TAIL_LINES = 60
 
 
@@ -81,7 +85,7 @@ class BotProcess:
         }
         return {**os.environ, **defaults, **self.env}
 
-    async def start(self, fake: FakeTelegram, ready_timeout: float = 30.0) -> None:
+    async def start(self, fake: FakeTelegram, ready_timeout: float = READY_TIMEOUT) -> None:
         """Launch the process; return once it has called getUpdates on the fake."""
         if self.running:
             raise RuntimeError("the bot process is already running")
@@ -153,7 +157,7 @@ class BotProcess:
         await self._close_log()
         return process.returncode
 
-    async def restart(self, ready_timeout: float = 30.0) -> None:
+    async def restart(self, ready_timeout: float = READY_TIMEOUT) -> None:
         if self._fake is None:
             raise RuntimeError("restart() needs an earlier start()")
         await self.stop()
@@ -197,7 +201,7 @@ class BotProcess:
 
 class BotProcessFactory(Protocol):
     def __call__(
-        self, env: Mapping[str, str] | None = None, *, ready_timeout: float = 30.0
+        self, env: Mapping[str, str] | None = None, *, ready_timeout: float = READY_TIMEOUT
     ) -> Awaitable[BotProcess]: ...
 
 
@@ -217,18 +221,19 @@ async def bot_process(
 ) -> AsyncIterator[BotProcessFactory]:
     """Start bot processes against fake_telegram; all are stopped at teardown.
 
-    Each gets DATABASE_URL=sqlite+aiosqlite:///<tmp_path>/bot.db (shared by every process of
-    the test, so a restart keeps the data) unless env overrides it, and its own log file.
+    Each gets DATABASE_URL=tests.backends.url_for(<tmp_path>/bot.db) (SQLite's file there, or
+    a PostgreSQL database made for it under TEST_DB=postgres; shared by every process of the
+    test, so a restart keeps the data) unless env overrides it, and its own log file.
     """
     started: list[BotProcess] = []
 
     async def start(
-        env: Mapping[str, str] | None = None, *, ready_timeout: float = 30.0
+        env: Mapping[str, str] | None = None, *, ready_timeout: float = READY_TIMEOUT
     ) -> BotProcess:
         full_env = {
             "BOT_TOKEN": fake_telegram.token,
             "TELEGRAM_API_BASE": fake_telegram.base_url,
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+            "DATABASE_URL": url_for(tmp_path / "bot.db"),
             **(env or {}),
         }
         process = BotProcess(full_env, log_path=tmp_path / f"bot-{len(started) + 1}.log")

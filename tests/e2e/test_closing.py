@@ -12,7 +12,6 @@ database and none of their files in the storage.
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import pytest
 
 from bot.services.closing import REPORTS_DIR
 from bot.services.questionnaires import Catalog
+from tests.backends import all_text
 from tests.e2e import flows
 from tests.e2e.flows import query
 from tests.e2e.test_full_cycle import _expect, _log, _marks
@@ -41,13 +41,7 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64 + b"\xff\xd9"
 
 
 def _all_text(db_path: Path) -> str:
-    with sqlite3.connect(db_path) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return "\n".join(
-            " ".join(str(v) for v in row)
-            for table in tables
-            for row in conn.execute(f'SELECT * FROM "{table}"')  # noqa: S608
-        )
+    return all_text(db_path)
 
 
 def _stored(files_dir: Path) -> list[Path]:
@@ -123,15 +117,15 @@ async def test_closing_the_cycle(
     assert query(db_path, "SELECT status FROM pairs WHERE id = ?", b_id) == [("completed",)]
 
     # -- pair A: the final meeting, logged as held -------------------------------------------
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("UPDATE pairs SET status = 'regular' WHERE id = ?", (a_id,))
-        conn.execute(
-            "INSERT INTO meetings (pair_id, kind, status, starts_at, duration_minutes, "
-            "confirmed_at, reminded_24h_at, reminded_1h_at, created_at, updated_at) VALUES "
-            "(?, 'final', 'confirmed', '2026-12-10 10:00:00.000000', 60, "
-            "'2026-12-09 09:00:00.000000', '2026-12-09 10:00:00.000000', "
-            "'2026-12-10 09:00:00.000000', '2026-12-09 09:00:00.000000', "
-            "'2026-12-09 09:00:00.000000')", (a_id,))
+    query(db_path, "UPDATE pairs SET status = 'regular' WHERE id = ?", a_id)
+    query(
+        db_path,
+        "INSERT INTO meetings (pair_id, kind, status, starts_at, duration_minutes, "
+        "confirmed_at, reminded_24h_at, reminded_1h_at, created_at, updated_at) VALUES "
+        "(?, 'final', 'confirmed', '2026-12-10 10:00:00.000000', 60, "
+        "'2026-12-09 09:00:00.000000', '2026-12-09 10:00:00.000000', "
+        "'2026-12-10 09:00:00.000000', '2026-12-09 09:00:00.000000', "
+        "'2026-12-09 09:00:00.000000')", a_id)
     await curator.send(f"/complete {a_id}")
     refusal = await curator.wait_message(f"Пару #{a_id} пока нельзя завершить")
     assert "итоговая встреча" in refusal.text

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from pathlib import Path
 
 import pytest
 import yaml
 
 from bot.services.consent import CONSENT_FILE
+from tests.backends import all_text
 from tests.e2e import flows
 from tests.e2e.flows import answer_all, join_adult, query
 from tests.fakeapi import FakeTelegram
@@ -50,13 +50,7 @@ async def test_new_consent_version_is_asked_before_next_answer(
 
 def _all_text(db_path: Path) -> str:
     """Every value of every table, as one string: what a scan for personal data sees."""
-    with sqlite3.connect(db_path) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        chunks = []
-        for table in tables:
-            for row in conn.execute(f'SELECT * FROM "{table}"'):  # noqa: S608 - table names from sqlite_master
-                chunks.append(" ".join(str(v) for v in row))
-    return "\n".join(chunks)
+    return all_text(db_path)
 
 
 async def test_forget_erases_personal_data_and_keeps_counts(
@@ -101,7 +95,7 @@ async def test_forget_erases_personal_data_and_keeps_counts(
         "SELECT role, count(*) FROM memberships WHERE programme_id=? GROUP BY role ORDER BY role"
     )
     counts_before = query(db_path, counts_sql, setup["programme_id"])
-    scales_before = query(db_path, "SELECT count(*) FROM answers WHERE is_personal=0")
+    scales_before = query(db_path, "SELECT count(*) FROM answers WHERE is_personal=false")
     before = _all_text(db_path)
     assert "Зинаидова Зинаида" in before and "zina_unique_nick" in before
     assert "секрет-" in before
@@ -120,7 +114,7 @@ async def test_forget_erases_personal_data_and_keeps_counts(
     assert not re.search(r"(?<![\d.:])4102(?![\d])", after), "4102"
     assert "Иванов Иван" in after  # the other participant is untouched
     assert query(db_path, counts_sql, setup["programme_id"]) == counts_before
-    assert query(db_path, "SELECT count(*) FROM answers WHERE is_personal=0") == scales_before
+    assert query(db_path, "SELECT count(*) FROM answers WHERE is_personal=false") == scales_before
     assert query(
         db_path, "SELECT status FROM memberships WHERE role='mentee' ORDER BY id"
     ) == [("in_base",), ("withdrawn",)]

@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.backends import execute_many, stamp
 from tests.e2e import flows
 from tests.e2e.flows import query
 from tests.e2e.harness import BotProcessFactory
@@ -37,30 +37,32 @@ def _seed_mentees(db_path: Path, org_id: int, programme_id: int) -> None:
     """2,000 mentees who consented and filled their questionnaire (status in_base) in the
     curator's organisation: what the "mentees" segment selects. Written in bulk rather than
     2,000 chat onboardings."""
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
+    now = stamp(dt.datetime.now(dt.UTC))
     people = range(FIRST, FIRST + PEOPLE)
-    with sqlite3.connect(db_path, timeout=30) as conn:
-        conn.executemany(
-            "INSERT INTO participants (telegram_id, language, full_name, tg_first_name,"
-            " age_group, status, is_coordinator, share_contacts, created_at)"
-            " VALUES (?, 'ru', ?, ?, 'adult', 'active', 0, 0, ?)",
-            [(tid, f"Ученик {tid - FIRST}", f"Ученик{tid - FIRST}", now) for tid in people],
-        )
-        ids = dict(conn.execute(
-            "SELECT telegram_id, id FROM participants WHERE telegram_id >= ?", (FIRST,)))
-        conn.executemany(
-            "INSERT INTO memberships (participant_id, organisation_id, programme_id, role, form,"
-            " status, capacity, load, is_disabled_student, created_at, updated_at)"
-            " VALUES (?, ?, ?, 'mentee', 'student-student', 'in_base', 1, 0, 0, ?, ?)",
-            [(ids[tid], org_id, programme_id, now, now) for tid in people],
-        )
-        conn.execute(
-            "INSERT INTO consents (participant_id, organisation_id, membership_id, kind,"
-            " decision, version, created_at)"
-            " SELECT participant_id, organisation_id, id, 'self', 'accepted', 1, ?"
-            " FROM memberships WHERE role = 'mentee' AND programme_id = ?",
-            (now, programme_id),
-        )
+    execute_many(
+        db_path,
+        "INSERT INTO participants (telegram_id, language, full_name, tg_first_name,"
+        " age_group, status, is_coordinator, share_contacts, created_at)"
+        " VALUES (?, 'ru', ?, ?, 'adult', 'active', false, false, ?)",
+        [(tid, f"Ученик {tid - FIRST}", f"Ученик{tid - FIRST}", now) for tid in people],
+    )
+    ids = dict(query(db_path, "SELECT telegram_id, id FROM participants WHERE telegram_id >= ?",
+                     FIRST))
+    execute_many(
+        db_path,
+        "INSERT INTO memberships (participant_id, organisation_id, programme_id, role, form,"
+        " status, capacity, load, is_disabled_student, created_at, updated_at)"
+        " VALUES (?, ?, ?, 'mentee', 'student-student', 'in_base', 1, 0, false, ?, ?)",
+        [(ids[tid], org_id, programme_id, now, now) for tid in people],
+    )
+    query(
+        db_path,
+        "INSERT INTO consents (participant_id, organisation_id, membership_id, kind,"
+        " decision, version, created_at)"
+        " SELECT participant_id, organisation_id, id, 'self', 'accepted', 1, ?"
+        " FROM memberships WHERE role = 'mentee' AND programme_id = ?",
+        now, programme_id,
+    )
 
 
 def _rows(db_path: Path, status: str) -> int:

@@ -5,11 +5,11 @@ both sides and the curator, the pair's stage advanced, and the pair builds a two
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from pathlib import Path
 
 import pytest
 
+from tests.backends import stamp
 from tests.e2e import flows
 from tests.e2e.flows import query
 from tests.e2e.test_matching import (
@@ -31,19 +31,14 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "bot.db"
 
 
-def _stored(moment: dt.datetime) -> str:
-    """A UTC moment as SQLAlchemy keeps it in SQLite."""
-    return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
-
-
 def _insert_meeting(db_path: Path, pair_id: int, kind: str, starts: dt.datetime) -> None:
     """A confirmed meeting, as the meetings dialog (another feature) leaves it."""
-    with sqlite3.connect(db_path) as conn:
-        conn.execute(
-            "INSERT INTO meetings (pair_id, kind, status, starts_at, duration_minutes, "
-            "confirmed_at, created_at, updated_at) VALUES (?, ?, 'confirmed', ?, 60, ?, ?, ?)",
-            (pair_id, kind, _stored(starts), *[_stored(dt.datetime.now(dt.UTC))] * 3),
-        )
+    query(
+        db_path,
+        "INSERT INTO meetings (pair_id, kind, status, starts_at, duration_minutes, "
+        "confirmed_at, created_at, updated_at) VALUES (?, ?, 'confirmed', ?, 60, ?, ?, ?)",
+        pair_id, kind, stamp(starts), *[stamp(dt.datetime.now(dt.UTC))] * 3,
+    )
 
 
 async def test_journal_stage_and_plan(

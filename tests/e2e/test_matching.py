@@ -262,8 +262,7 @@ async def test_parallel_approvals_hold_mentor_capacity(
     await first.send("/match")
     assert "Предложено пар: 2" in (await first.wait_message("Подбор пар")).text
     # The mentor can take one mentee fewer than when the proposals were made.
-    with flows.sqlite3.connect(db_path, timeout=30) as conn:
-        conn.execute("UPDATE memberships SET capacity = 1 WHERE role = 'mentor'")
+    query(db_path, "UPDATE memberships SET capacity = 1 WHERE role = 'mentor'")
 
     await first.send("/pairs")
     card_a = await first.wait_message("Предложение 1 из 2")

@@ -26,6 +26,7 @@ from db.models import (
     Programme,
     Role,
 )
+from tests.backends import url_for
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 _ids = itertools.count(5000)
@@ -94,7 +95,7 @@ class World:
 
 @pytest_asyncio.fixture
 async def db(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'journal.db'}")
+    engine = create_engine(url_for(tmp_path / "journal.db"))
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     try:

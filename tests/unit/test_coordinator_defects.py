@@ -31,6 +31,7 @@ from db.migrate import upgrade_to_head
 from db.models import Invite, InviteKind, Organisation, Participant, Role
 from db.queries import participants as q_people
 from handlers.common import help_text
+from tests.backends import url_for
 from tests.fakeapi import FakeTelegram
 
 ADMIN = 9201
@@ -84,7 +85,7 @@ def test_coordinator_menu_and_help() -> None:
 # -- services on a real database ------------------------------------------------------------
 @pytest_asyncio.fixture
 async def session(tmp_path: Path) -> AsyncIterator[AsyncSession]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'svc.db'}"
+    url = url_for(tmp_path / "svc.db")
     await asyncio.to_thread(upgrade_to_head, url)
     database = Database.from_url(url)
     async with database.sessionmaker() as s:
@@ -201,7 +202,7 @@ def test_past_dates_are_flagged() -> None:
 async def app(tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, Bot, object, Database]]:
     fake = FakeTelegram()
     await fake.start()
-    url = f"sqlite+aiosqlite:///{tmp_path / 'unit.db'}"
+    url = url_for(tmp_path / "unit.db")
     await asyncio.to_thread(upgrade_to_head, url)
     settings = load_settings(
         Settings, bot_token=fake.token, telegram_api_base=fake.base_url, database_url=url,

@@ -31,6 +31,7 @@ from db.models import (
     Role,
 )
 from scheduler.outbox import Sender
+from tests.backends import url_for
 from tests.fakeapi import FakeTelegram
 
 CURATOR = 7000
@@ -73,7 +74,7 @@ class World:
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     fake = FakeTelegram()
     await fake.start()
-    url = f"sqlite+aiosqlite:///{tmp_path / 'delivery.db'}"
+    url = url_for(tmp_path / "delivery.db")
     await asyncio.to_thread(upgrade_to_head, url)
     settings = load_settings(
         Settings, bot_token=fake.token, telegram_api_base=fake.base_url, database_url=url,
@@ -263,7 +264,7 @@ async def test_a_reply_is_not_queued_behind_a_broadcast(world: World, tmp_path: 
     await _enqueue(world, people, dt.datetime.now(dt.UTC))
     settings = load_settings(
         Settings, bot_token=world.fake.token, telegram_api_base=world.fake.base_url,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'delivery.db'}", outbox_rate=20.0,
+        database_url=url_for(tmp_path / "delivery.db"), outbox_rate=20.0,
     )
     bot = create_bot(settings)  # one limiter for the broadcast and the reply, as in the bot
     try:

@@ -15,6 +15,7 @@ from aiogram.types import Update
 from bot.app import Database, create_bot, create_dispatcher
 from bot.config import Settings, load_settings
 from db.migrate import upgrade_to_head
+from tests.backends import url_for
 from tests.fakeapi import FakeTelegram
 
 ADMIN = 9001
@@ -24,7 +25,7 @@ ADMIN = 9001
 async def app(tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, Bot, object]]:
     fake = FakeTelegram()
     await fake.start()
-    url = f"sqlite+aiosqlite:///{tmp_path / 'unit.db'}"
+    url = url_for(tmp_path / "unit.db")
     await asyncio.to_thread(upgrade_to_head, url)
     settings = load_settings(
         Settings, bot_token=fake.token, telegram_api_base=fake.base_url, database_url=url,

@@ -20,6 +20,7 @@ from bot.ids import MAX_ID
 from db.migrate import upgrade_to_head
 from db.models import Meeting, MeetingFeedback, MeetingStatus
 from keyboards import journal as kb
+from tests.backends import url_for
 from tests.fakeapi import FakeTelegram
 from tests.fakeapi.server import FakeUser
 from tests.unit.journal_world import World
@@ -31,7 +32,7 @@ T = translator("ru")
 async def app(tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, Bot, object, Database]]:
     fake = FakeTelegram()
     await fake.start()
-    url = f"sqlite+aiosqlite:///{tmp_path / 'unit.db'}"
+    url = url_for(tmp_path / "unit.db")
     await asyncio.to_thread(upgrade_to_head, url)
     settings = load_settings(
         Settings, bot_token=fake.token, telegram_api_base=fake.base_url, database_url=url,

@@ -34,6 +34,7 @@ from db.models import (
     Programme,
     Role,
 )
+from tests.backends import url_for
 
 VLAD = zone("Asia/Vladivostok")  # UTC+10, no daylight saving
 # 23 Nov 15:30 UTC is already 24 Nov 01:30 in Vladivostok
@@ -184,7 +185,7 @@ class World:
 
 @pytest_asyncio.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'meetings.db'}")
+    engine = create_engine(url_for(tmp_path / "meetings.db"))
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     try:

@@ -32,6 +32,7 @@ from db.models import (
     Role,
 )
 from keyboards.meetings import MeetingAction, MeetingCb
+from tests.backends import url_for
 from tests.fakeapi import FakeTelegram
 from tests.fakeapi.models import BotMessage
 
@@ -42,7 +43,7 @@ MENTOR, MENTEE1, MENTEE2, STRANGER = 9601, 9602, 9603, 9604
 async def app(tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, Bot, Any, Database]]:
     fake = FakeTelegram()
     await fake.start()
-    url = f"sqlite+aiosqlite:///{tmp_path / 'unit.db'}"
+    url = url_for(tmp_path / "unit.db")
     await asyncio.to_thread(upgrade_to_head, url)
     settings = load_settings(
         Settings, bot_token=fake.token, telegram_api_base=fake.base_url, database_url=url,

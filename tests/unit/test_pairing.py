@@ -37,6 +37,7 @@ from db.models import (
     ResponseStatus,
     Role,
 )
+from tests.backends import url_for
 
 NOW = dt.datetime(2026, 10, 1, 9, 0, tzinfo=dt.UTC)
 SS = "student-student"
@@ -70,7 +71,7 @@ _ids = itertools.count(1000)
 
 @pytest_asyncio.fixture
 async def db(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'pairing.db'}")
+    engine = create_engine(url_for(tmp_path / "pairing.db"))
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     try:

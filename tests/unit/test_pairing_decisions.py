@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services import pairing
@@ -22,6 +22,7 @@ from db.models import (
     Participant,
     Role,
 )
+from tests.backends import is_postgres
 from tests.unit.test_pairing import (  # shared helpers and fixtures
     CATALOG,
     MENTEE_ANSWERS,
@@ -132,8 +133,18 @@ async def test_parallel_approvals_never_exceed_capacity(
         curators = [world.curator.id, world.curator2.id]
         org_ids, mentor_id = _scope(world), mentor.id
 
+    # On PostgreSQL the approvals run truly in parallel: each holds a connection of its own
+    # and an open transaction, and none starts approving before all have started (SQLite
+    # has one connection, so there they queue for it, in turn).
+    tasks = len(pair_ids) + 1
+    barrier = asyncio.Barrier(tasks) if is_postgres() else None
+    backends: set[int] = set()
+
     async def approve(pair_id: int, actor_id: int) -> str:
         async with db() as session:
+            if barrier is not None:
+                backends.add((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+                await asyncio.wait_for(barrier.wait(), 30)
             try:
                 await pairing.approve(session, pair_id, org_ids=org_ids, actor_id=actor_id,
                                       now=NOW)
@@ -148,6 +159,8 @@ async def test_parallel_approvals_never_exceed_capacity(
         approve(pair_ids[0], curators[1]),  # the same proposal twice at once
     )
     assert outcomes.count("ok") == 2
+    if barrier is not None:
+        assert len(backends) == tasks  # seven transactions at once, on seven connections
     assert set(outcomes) == {"ok", "pairing_mentor_full", "pairing_already_approved"} or set(
         outcomes
     ) == {"ok", "pairing_mentor_full"}

@@ -3,21 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # aiogram logs each update at INFO; ids only, but noisy. The database drivers log
-    # statements with their parameters at DEBUG: that would put personal data in the log.
-    quiet = max(logging.getLevelName(level), logging.WARNING)
-    for name in ("aiogram.event", "aiosqlite", "asyncpg", "sqlalchemy.engine"):
-        logging.getLogger(name).setLevel(quiet)
 
 
 def main(argv: list[str]) -> int:
@@ -33,13 +19,18 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    _configure_logging(settings.log_level)
+    from bot.logging_setup import configure_logging, hash_key
 
-    from bot.app import run_polling
+    configure_logging(
+        settings.log_level, settings.log_format, settings.instance_id,
+        hash_key(settings.bot_token.get_secret_value()),
+    )
+
+    from bot.app import run
     from db.migrate import upgrade_to_head
 
     upgrade_to_head(settings.database_url)
-    asyncio.run(run_polling(settings))
+    asyncio.run(run(settings))
     return 0
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
@@ -11,12 +14,16 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, OffsetClock, SystemClock
 from bot.commands import set_default_commands
 from bot.config import DatabaseSettings, Settings
 from bot.context import ContextMiddleware
+from bot.logging_setup import LogTagMiddleware, default_instance_id, hash_key
 from bot.middlewares import (
     CallbackDeadlineMiddleware,
     ChatOrderMiddleware,
@@ -28,14 +35,26 @@ from bot.middlewares import (
     inline_sync_filters,
 )
 from bot.ratelimit import FloodLimiter, RetryAfterMiddleware
+from bot.redis_state import (
+    RedisDedup,
+    UserIsolation,
+    UserLockMiddleware,
+    UserOrder,
+    connect,
+    create_isolation,
+    create_storage,
+    ping,
+)
 from bot.services.closing import full_catalog
 from bot.services.consent import CONSENT_FILE, load_document
 from bot.services.polls import with_polls
 from bot.services.questionnaires import DATA_DIR, Catalog
+from bot.webhook import Dedup, MemoryDedup, WebhookServer, webhook_path
 from db.engine import create_engine, create_sessionmaker
 from db.fsm_storage import DatabaseStorage
 from handlers import get_routers
 from scheduler import clock as clock_sync
+from scheduler.leader import Leader
 from scheduler.runner import create_scheduler
 
 log = logging.getLogger(__name__)
@@ -83,7 +102,12 @@ def create_dispatcher(
     storage: BaseStorage | None = None,
     clock: Clock | None = None,
     catalog: Catalog | None = None,
+    isolation: UserIsolation | None = None,
+    order: UserOrder | None = None,
 ) -> Dispatcher:
+    """storage: dialog state (default: the database); isolation: a per-user lock shared by
+    every instance (Redis), taken around each update besides the in-process order; order:
+    the per-user tickets of webhook mode (bot/redis_state.py)."""
     consent = load_document(settings.consent_file or CONSENT_FILE)
     dp = Dispatcher(
         storage=storage or DatabaseStorage(database.sessionmaker),
@@ -96,8 +120,17 @@ def create_dispatcher(
         bot_username="",
         consent=consent,
     )
+    dp.update.outer_middleware(LogTagMiddleware(hash_key(settings.bot_token.get_secret_value())))
     dp.update.outer_middleware(CallbackDeadlineMiddleware())
-    dp.update.outer_middleware(ChatOrderMiddleware())
+    if isolation is not None and order is not None:
+        # Webhook mode: tickets give the order across instances, then the lock; the
+        # in-process order comes after (a task must not wait there for a later ticket).
+        dp.update.outer_middleware(UserLockMiddleware(isolation, order))
+        dp.update.outer_middleware(ChatOrderMiddleware())
+    else:
+        dp.update.outer_middleware(ChatOrderMiddleware())
+        if isolation is not None:
+            dp.update.outer_middleware(UserLockMiddleware(isolation))
     # The dialog state is read inside the update's transaction: one round trip, not three.
     dp.update.outer_middleware(DbSessionMiddleware(database.sessionmaker))
     dp.update.outer_middleware(dp.fsm)
@@ -108,35 +141,146 @@ def create_dispatcher(
     return dp
 
 
-async def run_polling(settings: Settings) -> None:
-    database = Database.from_url(settings.database_url, settings)
-    bot = create_bot(settings)
-    dp = create_dispatcher(settings, database)
+@dataclass(slots=True)
+class Instance:
+    """Everything one running bot process holds."""
 
-    async def on_startup() -> None:
-        await set_default_commands(bot)
-        log.info("bot @%s started", dp["bot_username"])
+    settings: Settings
+    database: Database
+    bot: Bot
+    dp: Dispatcher
+    redis: Redis | None
+    leader: Leader
+    scheduler: AsyncIOScheduler
+    name: str
 
-    scheduler = create_scheduler(bot, database.sessionmaker, dp["clock"], settings)
+    @classmethod
+    def create(cls, settings: Settings) -> Instance:
+        database = Database.from_url(settings.database_url, settings)
+        bot = create_bot(settings)
+        redis = connect(settings.redis_url) if settings.redis_url else None
+        dp = create_dispatcher(
+            settings, database,
+            storage=create_storage(redis, settings.redis_prefix) if redis else None,
+            isolation=create_isolation(redis, settings.redis_prefix) if redis else None,
+            order=(
+                UserOrder(redis, settings.redis_prefix)
+                if redis and settings.webhook_mode else None
+            ),
+        )
+        leader = Leader(database.engine)
+        scheduler = create_scheduler(bot, database.sessionmaker, dp["clock"], settings, leader)
+        name = settings.instance_id or default_instance_id()
+        return cls(settings, database, bot, dp, redis, leader, scheduler, name)
 
-    async def start_scheduler() -> None:
-        clock = dp["clock"]
+    async def on_startup(self) -> None:
+        await set_default_commands(self.bot)
+        log.info("bot @%s started (instance %s)", self.dp["bot_username"], self.name)
+
+    async def start_scheduler(self) -> None:
+        clock = self.dp["clock"]
         if isinstance(clock, OffsetClock):  # the moved time holds from the first update on
-            await clock_sync.sync(database.sessionmaker, clock)
+            await clock_sync.sync(self.database.sessionmaker, clock)
             log.warning("CLOCK_CONTROL is on: the bot's time is moved by %s", clock.offset)
-        scheduler.start()
+        await self.leader.poll()
+        self.scheduler.start()
 
-    async def on_shutdown() -> None:
-        scheduler.shutdown(wait=False)
+    async def stop_scheduler(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.leader.release()
 
-    dp.startup.register(on_startup)
-    dp.startup.register(start_scheduler)
-    dp.shutdown.register(on_shutdown)
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.database.close()
+
+    def dedup(self) -> Dedup:
+        if self.redis is None:
+            return MemoryDedup()
+        return RedisDedup(
+            self.redis, self.settings.redis_prefix, self.bot.id,
+            self.settings.webhook_dedup_ttl_s,
+        )
+
+
+async def run(settings: Settings) -> None:
+    """Webhook mode with WEBHOOK_URL and WEBHOOK_SECRET; polling otherwise."""
+    instance = Instance.create(settings)
     try:
-        # Before polling: handlers get a copy of the workflow data made at its start.
-        dp["bot_username"] = (await bot.me()).username or ""
-        await dp.start_polling(bot, handle_signals=True, close_bot_session=True)
+        # Before serving: handlers get a copy of the workflow data made at its start.
+        instance.dp["bot_username"] = (await instance.bot.me()).username or ""
+        if settings.webhook_mode:
+            await serve_webhook(instance)
+        else:
+            await _poll(instance)
     finally:
-        await database.close()
+        await instance.close()
         log.info("bot stopped")
 
+
+async def run_polling(settings: Settings) -> None:
+    await run(settings)
+
+
+async def _poll(instance: Instance) -> None:
+    dp = instance.dp
+    dp.startup.register(instance.on_startup)
+    dp.startup.register(instance.start_scheduler)
+    dp.shutdown.register(instance.stop_scheduler)
+    if (await instance.bot.get_webhook_info()).url:  # back from webhook mode
+        log.warning("a webhook is set: deleting it to poll")
+        await instance.bot.delete_webhook(drop_pending_updates=False)
+    await dp.start_polling(instance.bot, handle_signals=True, close_bot_session=True)
+
+
+async def serve_webhook(instance: Instance) -> None:
+    settings, bot, dp = instance.settings, instance.bot, instance.dp
+    assert settings.webhook_url is not None and settings.webhook_secret is not None
+    secret = settings.webhook_secret.get_secret_value()
+    redis = instance.redis
+    if redis is None and instance.database.engine.dialect.name == "postgresql":
+        log.warning(
+            "webhook mode without REDIS_URL: run one instance only (several need Redis "
+            "for dialog state, per-user order and update deduplication)"
+        )
+    server = WebhookServer(
+        dp, bot, secret=secret, path=webhook_path(settings.webhook_url),
+        dedup=instance.dedup(), instance=instance.name,
+        sessionmaker=instance.database.sessionmaker,
+        redis_ping=(lambda: ping(redis)) if redis is not None else None,
+        is_leader=lambda: instance.leader.held,
+        log_key=hash_key(settings.bot_token.get_secret_value()),
+        order=UserOrder(redis, settings.redis_prefix) if redis is not None else None,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runner = web.AppRunner(server.app(), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
+        await site.start()
+        await dp.emit_startup(bot=bot, dispatcher=dp)
+        await instance.on_startup()
+        await instance.start_scheduler()
+        await bot.set_webhook(
+            settings.webhook_url, secret_token=secret,
+            allowed_updates=dp.resolve_used_update_types(), drop_pending_updates=False,
+        )
+        log.info(
+            "webhook mode: listening on %s:%d%s",
+            settings.webhook_host, settings.webhook_port, server.path,
+        )
+        await stop.wait()
+        log.info("stopping: draining the updates in hand")
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await server.drain()
+        await instance.stop_scheduler()
+        await runner.cleanup()
+        with contextlib.suppress(Exception):
+            await dp.emit_shutdown(bot=bot, dispatcher=dp)
+        await bot.session.close()

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, TypeVar, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/nastavnik.db"
 SUPPORTED_DB_PREFIXES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class DatabaseSettings(BaseSettings):
@@ -61,6 +63,25 @@ class Settings(DatabaseSettings):
     # another sender may take it over (a crashed sender's rows come back after this).
     outbox_workers: int = Field(default=8, ge=1, le=64)
     outbox_lease_s: float = Field(default=30.0, ge=1, le=3600)
+
+    # Several instances (bot/app.py, bot/webhook.py, scheduler/leader.py).
+    # Redis for dialog state, per-user ordering across instances and update deduplication.
+    redis_url: str | None = None
+    redis_prefix: str = Field(default="nastavnik", min_length=1, max_length=64)
+    # Webhook mode when both are set: Telegram POSTs updates to WEBHOOK_URL (the public HTTPS
+    # address of the load balancer); the bot listens on WEBHOOK_HOST:WEBHOOK_PORT.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(default=8080, ge=1, le=65535)
+    # Seconds an update id is remembered to drop Telegram's re-sends (it retries for a day).
+    webhook_dedup_ttl_s: int = Field(default=86400, ge=60, le=7 * 86400)
+    # Seconds between attempts of a non-leader to take the scheduler lock over.
+    leader_poll_s: float = Field(default=10.0, gt=0, le=30)
+    # A name for this instance in logs and /healthz (default: host name and process id).
+    instance_id: str = ""
+    # "text" (default) or "json": one JSON object per line, ids as hashes only.
+    log_format: str = "text"
 
     @field_validator("questionnaires_dir", "consent_file", mode="before")
     @classmethod
@@ -113,6 +134,56 @@ class Settings(DatabaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
+
+    @field_validator("redis_url", "webhook_url", mode="before")
+    @classmethod
+    def _empty_url(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _empty_secret(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected redis://host:6379/0")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("expected the public https:// address Telegram posts updates to")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram: 1-256 characters A-Z, a-z, 0-9, _ and -.
+        if value is not None and not SECRET_SHAPE.fullmatch(value.get_secret_value()):
+            raise ValueError("1-256 characters: letters, digits, _ and -")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"text", "json"}:
+            raise ValueError("expected text or json")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_pair(self) -> Settings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("WEBHOOK_SECRET is required with WEBHOOK_URL")
+        return self
+
+    @property
+    def webhook_mode(self) -> bool:
+        return bool(self.webhook_url and self.webhook_secret)
 
     @field_validator("telegram_api_base")
     @classmethod

@@ -70,6 +70,7 @@ async def forget_do(query: CallbackQuery, callback_data: ForgetCb, ctx: Ctx) -> 
     result = await privacy.forget(
         ctx.session, participant, now=ctx.now, version=ctx.consent.version
     )
+    await ctx.state.clear()  # the dialog, wherever it is kept (Redis with REDIS_URL)
     await views.tell_partners(ctx.session, result, now=ctx.now)
     await views.tell_curators(ctx.session, result, now=ctx.now)
     await ctx.answer(query)  # commits: the attachment rows are gone, now their files

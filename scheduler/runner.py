@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from aiogram import Bot
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -21,6 +22,7 @@ from scheduler import (
     reminders,
 )
 from scheduler import clock as clock_sync
+from scheduler.leader import Leader
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,10 @@ def create_scheduler(
     sessionmaker: async_sessionmaker[AsyncSession],
     clock: Clock,
     settings: Settings | None = None,
+    leader: Leader | None = None,
 ) -> AsyncIOScheduler:
+    """Every instance drains the outbox and follows the clock; the periodic jobs run only
+    while `leader` holds the scheduler lock (always, without one)."""
     quiet_scheduler_logs()
     scheduler = AsyncIOScheduler(timezone="UTC")
     sender = (
@@ -64,7 +69,12 @@ def create_scheduler(
         misfire_grace_time=None,
     )
 
+    def leading() -> bool:
+        return leader is None or leader.held
+
     async def ask_journal() -> None:
+        if not leading():
+            return
         try:
             asked = await journal.tick(sessionmaker, clock)
         except Exception:
@@ -77,11 +87,27 @@ def create_scheduler(
         ask_journal, "interval", seconds=journal.INTERVAL_S, id="journal.ask",
         replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=None,
     )
-    add_cycle_jobs(scheduler, bot, sessionmaker, clock)
+    add_cycle_jobs(scheduler, bot, sessionmaker, clock, leading)
+    if leader is not None:
+        elected = leader
+
+        async def poll_leader() -> None:
+            try:
+                await elected.poll()
+            except Exception:
+                log.exception("scheduler lock poll failed")
+
+        scheduler.add_job(
+            poll_leader, "interval",
+            seconds=settings.leader_poll_s if settings is not None else 10.0,
+            id="leader.poll", replace_existing=True, max_instances=1, coalesce=True,
+            misfire_grace_time=None,
+        )
     admin_ids = settings.admin_ids if settings is not None else frozenset()
 
     async def remind_deadlines() -> None:  # reporting deadlines and quarterly summaries
-        await deadlines.tick(sessionmaker, clock, admin_ids)
+        if leading():
+            await deadlines.tick(sessionmaker, clock, admin_ids)
 
     scheduler.add_job(
         remind_deadlines, "interval", seconds=deadlines.INTERVAL_S, id="deadlines.remind",
@@ -106,28 +132,36 @@ def create_scheduler(
 def add_cycle_jobs(
     scheduler: AsyncIOScheduler, bot: Bot, sessionmaker: async_sessionmaker[AsyncSession],
     clock: Clock,
+    leading: Callable[[], bool] = lambda: True,
 ) -> None:
     """Reminders, nudges, pause ends and broadcast progress: each job asks the database what
-    is due (nothing is kept in the scheduler, so a restart loses nothing)."""
+    is due (nothing is kept in the scheduler, so a restart loses nothing, and an instance
+    taking the scheduler lock over finds everything still due). They run while `leading()`."""
     shown: dict[int, tuple[int, int]] = {}  # broadcast progress last shown, per broadcast
 
     async def remind() -> None:
-        await reminders.tick(sessionmaker, clock)
+        if leading():
+            await reminders.tick(sessionmaker, clock)
 
     async def end_pauses() -> None:
-        await reminders.end_pauses(sessionmaker, clock)
+        if leading():
+            await reminders.end_pauses(sessionmaker, clock)
 
     async def nudge() -> None:
-        await nudges.tick(sessionmaker, clock)
+        if leading():
+            await nudges.tick(sessionmaker, clock)
 
     async def broadcast_progress() -> None:
-        await broadcasts.tick(bot, sessionmaker, clock, shown)
+        if leading():
+            await broadcasts.tick(bot, sessionmaker, clock, shown)
 
     async def remind_polls() -> None:
-        await polls.tick(sessionmaker, clock)
+        if leading():
+            await polls.tick(sessionmaker, clock)
 
     async def invite_quarterly() -> None:
-        await quarterly.tick(sessionmaker, clock)
+        if leading():
+            await quarterly.tick(sessionmaker, clock)
 
     for job, job_id, seconds in (
         (remind, "reminders.tick", reminders.INTERVAL_S),

@@ -17,6 +17,9 @@ Where the fake differs from Telegram on purpose:
   only private chats exist. inline_message_id edits are not supported.
 - Methods in the spec that are not implemented answer {"ok": true, "result": true} and add a
   line to fake.warnings.
+- Webhooks (tests/fakeapi/webhook.py): after setWebhook, updates are POSTed to the URL one at a
+  time with the secret header, and retried until answered 2xx. http:// is accepted for loopback
+  addresses; fake.webhook.targets may name several URLs that take turns (a load balancer).
 """
 
 from .errors import ApiError

@@ -35,6 +35,7 @@ from .models import (
     Signal,
 )
 from .spec import ApiSpec, CoercionError, Method, load_spec
+from .webhook import WebhookDelivery
 
 T = TypeVar("T")
 Params = dict[str, Any]
@@ -219,6 +220,7 @@ class FakeTelegram:
         self.commands: dict[tuple[tuple[Any, ...], str], list[dict[str, str]]] = {}
         self.menu_buttons: dict[int | None, dict[str, Any]] = {}
         self.webhook_url = ""
+        self.webhook = WebhookDelivery(self)  # delivery to the URL set by setWebhook
         self.allowed_updates: frozenset[str] = DEFAULT_UPDATE_TYPES
 
         self._updates: list[dict[str, Any]] = []
@@ -281,6 +283,7 @@ class FakeTelegram:
         """Release waiting long polls and shut the server down."""
         self._stopping = True
         self._update_signal.notify()
+        await self.webhook.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -750,16 +753,23 @@ class FakeTelegram:
 
     async def _set_webhook(self, params: Params, uploads: dict[str, Upload]) -> Any:
         url = str(params.get("url") or "")
-        if url and not url.lower().startswith("https://"):
+        if url and not self.webhook.acceptable(url):
             raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        if params.get("allowed_updates") is not None:
+            allowed = params["allowed_updates"]
+            if not isinstance(allowed, list):
+                raise bad_request("can't parse allowed_updates JSON object")
+            self.allowed_updates = frozenset(allowed) or DEFAULT_UPDATE_TYPES
         self.webhook_url = url
         if params.get("drop_pending_updates"):
             self._updates.clear()
         self._update_signal.notify()
+        self.webhook.set(url, str(params["secret_token"]) if params.get("secret_token") else None)
         return True
 
     async def _delete_webhook(self, params: Params, uploads: dict[str, Upload]) -> Any:
         self.webhook_url = ""
+        self.webhook.set("", None)
         if params.get("drop_pending_updates"):
             self._updates.clear()
         return True

@@ -107,7 +107,7 @@ class UserOrder:
 
     async def finish(self, user_id: int, ticket: int) -> None:
         _, done = self._keys(user_id)
-        await self._redis.eval(_FINISH, 1, done, ticket, ORDER_TTL_S)  # type: ignore[misc]
+        await self._redis.eval(_FINISH, 1, done, ticket, ORDER_TTL_S)  # type: ignore[misc, unused-ignore]
 
 
 class UserLockMiddleware(BaseMiddleware):
@@ -157,6 +157,6 @@ class RedisDedup:
 
 async def ping(redis: Redis) -> bool:
     try:
-        return bool(await redis.ping())  # type: ignore[misc]  # typed for both clients
+        return bool(await redis.ping())  # type: ignore[misc, unused-ignore]  # typed for both clients
     except Exception:
         return False

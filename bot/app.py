@@ -15,7 +15,6 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -28,6 +27,7 @@ from bot.middlewares import (
     CallbackDeadlineMiddleware,
     ChatOrderMiddleware,
     DbSessionMiddleware,
+    InFlightMiddleware,
     KeepResponseTypesMiddleware,
     ParticipantMiddleware,
     SkipLateCallbackAnswers,
@@ -55,9 +55,11 @@ from db.fsm_storage import DatabaseStorage
 from handlers import get_routers
 from scheduler import clock as clock_sync
 from scheduler.leader import Leader
-from scheduler.runner import create_scheduler
+from scheduler.runner import Scheduler, create_scheduler
 
 log = logging.getLogger(__name__)
+
+STOP_GRACE_S = 8.0  # on SIGTERM: what the updates in hand and the running jobs may take
 
 
 @dataclass(slots=True)
@@ -120,6 +122,9 @@ def create_dispatcher(
         bot_username="",
         consent=consent,
     )
+    in_flight = InFlightMiddleware()
+    dp["in_flight"] = in_flight
+    dp.update.outer_middleware(in_flight)
     dp.update.outer_middleware(LogTagMiddleware(hash_key(settings.bot_token.get_secret_value())))
     dp.update.outer_middleware(CallbackDeadlineMiddleware())
     if isolation is not None and order is not None:
@@ -151,7 +156,7 @@ class Instance:
     dp: Dispatcher
     redis: Redis | None
     leader: Leader
-    scheduler: AsyncIOScheduler
+    scheduler: Scheduler
     name: str
 
     @classmethod
@@ -185,9 +190,14 @@ class Instance:
         await self.leader.poll()
         self.scheduler.start()
 
+    async def finish_updates(self) -> None:
+        """On stop: the updates in hand finish their work and replies first."""
+        left = await self.dp["in_flight"].wait(STOP_GRACE_S)
+        if left:
+            log.warning("stopping with %s update(s) still in hand", left)
+
     async def stop_scheduler(self) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        await self.scheduler.stop(STOP_GRACE_S)
         await self.leader.release()
 
     async def close(self) -> None:
@@ -227,6 +237,7 @@ async def _poll(instance: Instance) -> None:
     dp = instance.dp
     dp.startup.register(instance.on_startup)
     dp.startup.register(instance.start_scheduler)
+    dp.shutdown.register(instance.finish_updates)
     dp.shutdown.register(instance.stop_scheduler)
     if (await instance.bot.get_webhook_info()).url:  # back from webhook mode
         log.warning("a webhook is set: deleting it to poll")

@@ -32,6 +32,39 @@ log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
+class InFlightMiddleware(BaseMiddleware):
+    """Knows the updates being handled, so that a stopping bot lets them finish (their
+    replies and commits) before it closes the Telegram session: aiogram's polling stops
+    taking updates on SIGTERM but does not wait for the ones in hand."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        task = asyncio.current_task()
+        if task is None:
+            return await handler(event, data)
+        self.tasks.add(task)
+        try:
+            return await handler(event, data)
+        finally:
+            self.tasks.discard(task)
+
+    async def wait(self, timeout_s: float) -> int:
+        """Waits up to timeout_s for the updates in hand; returns how many were left."""
+        current = asyncio.current_task()
+        pending = [task for task in self.tasks if task is not current]
+        if not pending:
+            return 0
+        _, left = await asyncio.wait(pending, timeout=timeout_s)
+        return len(left)
+
+
 class ChatOrderMiddleware(BaseMiddleware):
     """Handles one update at a time per user, in arrival order.
 

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from aiogram import Bot
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+)
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,17 +39,51 @@ log = logging.getLogger(__name__)
 OUTBOX_INTERVAL_S = 1.0
 
 
+class Scheduler(AsyncIOScheduler):
+    """APScheduler's asyncio scheduler that, when the bot stops, lets the jobs that are
+    running finish (a delivery, a reminder pass) instead of cancelling them mid-way."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.running_jobs = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.add_listener(self._submitted, EVENT_JOB_SUBMITTED)
+        self.add_listener(self._finished, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+
+    def _submitted(self, _event: JobEvent) -> None:
+        self.running_jobs += 1
+        self.idle.clear()
+
+    def _finished(self, _event: JobEvent) -> None:
+        self.running_jobs = max(0, self.running_jobs - 1)
+        if not self.running_jobs:
+            self.idle.set()
+
+    async def stop(self, grace_s: float) -> None:
+        """No new runs; up to grace_s for the running ones; then shut down (what is still
+        running is cancelled: the outbox's leased rows return to the queue)."""
+        if not self.running:
+            return
+        self.pause()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.idle.wait(), grace_s)
+        if self.running_jobs:
+            log.warning("stopping with %d scheduler job(s) still running", self.running_jobs)
+        self.shutdown(wait=False)
+
+
 def create_scheduler(
     bot: Bot,
     sessionmaker: async_sessionmaker[AsyncSession],
     clock: Clock,
     settings: Settings | None = None,
     leader: Leader | None = None,
-) -> AsyncIOScheduler:
+) -> Scheduler:
     """Every instance drains the outbox and follows the clock; the periodic jobs run only
     while `leader` holds the scheduler lock (always, without one)."""
     quiet_scheduler_logs()
-    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler = Scheduler(timezone="UTC")
     sender = (
         outbox.Sender(
             bot, sessionmaker, clock, rate=settings.outbox_rate,
@@ -52,6 +96,9 @@ def create_scheduler(
     async def drain_outbox() -> None:
         try:
             delivered = await sender.drain()
+        except asyncio.CancelledError:  # the bot stopped mid-drain; leases bring rows back
+            log.info("outbox: drain stopped with the bot")
+            return
         except Exception:
             log.exception("outbox drain failed")
             return

@@ -10,6 +10,7 @@ from pathlib import Path
 from bot.i18n import translator
 from db.engine import create_engine, create_sessionmaker
 from db.migrate import upgrade_to_head
+from tests.backends import url_for
 from tests.e2e.harness import BotProcessFactory
 from tests.fakeapi import FakeTelegram
 from tests.unit.test_charts import _more, _size
@@ -21,7 +22,7 @@ T = translator("ru")
 
 
 async def _seeded(db_path: Path) -> int:
-    url = f"sqlite+aiosqlite:///{db_path}"
+    url = url_for(db_path)  # the bot's own database, on the selected backend
     await asyncio.to_thread(upgrade_to_head, url)
     engine = create_engine(url)
     try:

@@ -13,6 +13,8 @@ import pytest
 from openpyxl import load_workbook
 
 from bench.dataset import FIRST_TELEGRAM_ID, prepared_database
+from bench.pg import copy_from_sqlite
+from tests.backends import is_postgres, url_for
 from tests.fakeapi import FakeTelegram
 
 pytestmark = pytest.mark.e2e
@@ -24,7 +26,12 @@ PARTICIPANTS = 12_000
 async def test_help_is_answered_while_a_large_export_is_built(
     fake_telegram: FakeTelegram, bot_process, tmp_path: Path  # type: ignore[no-untyped-def]
 ) -> None:
-    await asyncio.to_thread(prepared_database, tmp_path / "bot.db", PARTICIPANTS)
+    if is_postgres():  # the dataset is built on SQLite; the bot's database gets a copy
+        await asyncio.to_thread(prepared_database, tmp_path / "dataset.db", PARTICIPANTS)
+        await asyncio.to_thread(
+            copy_from_sqlite, tmp_path / "dataset.db", url_for(tmp_path / "bot.db"))
+    else:
+        await asyncio.to_thread(prepared_database, tmp_path / "bot.db", PARTICIPANTS)
     temp = tmp_path / "tmp"  # the bot's temporary files: the export's must be gone at the end
     temp.mkdir()
     await bot_process({"ADMIN_IDS": str(COORDINATOR), "TMPDIR": str(temp)})

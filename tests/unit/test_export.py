@@ -17,7 +17,7 @@ import pytest
 from aiogram.types import Update
 from openpyxl import load_workbook
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import report_worker
@@ -43,6 +43,7 @@ from db.models import (
     SurveyResponse,
 )
 from keyboards import export as kb
+from tests.backends import url_for
 from tests.fakeapi import FakeTelegram
 from tests.unit.journal_world import NOW, World, db, world  # noqa: F401 - fixtures
 from tests.unit.test_journal_dispatch import _press, app  # noqa: F401 - the app fixture
@@ -136,7 +137,7 @@ def _rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 async def _build(tmp_path: Path, orgs: tuple[int, ...], language: str = "ru",
                  sheet: str | None = None) -> Path:
     out = tmp_path / ("out.csv" if sheet else "out.xlsx")
-    url = f"sqlite+aiosqlite:///{tmp_path / 'journal.db'}"
+    url = url_for(tmp_path / "journal.db")
     await report_worker.build(url, export.Scope(orgs, NOW), language, out, sheet)
     return out
 
@@ -328,7 +329,7 @@ async def test_the_worker_never_holds_the_write_lock(seeded, tmp_path: Path) -> 
     """Mid-export (a page read, the next pending) the bot still writes at once; the worker's
     connection itself cannot write."""
     world, _ = seeded
-    url = f"sqlite+aiosqlite:///{tmp_path / 'journal.db'}"
+    url = url_for(tmp_path / "journal.db")
     engine = report_worker.read_only_engine(url)
     try:
         async with AsyncSession(engine) as reader:
@@ -339,7 +340,7 @@ async def test_the_worker_never_holds_the_write_lock(seeded, tmp_path: Path) -> 
             world.session.add(Organisation(name="Новая", timezone="Europe/Moscow"))
             await asyncio.wait_for(world.session.commit(), timeout=2)
             await pages.aclose()
-            with pytest.raises(OperationalError, match="readonly|read-only|query_only"):
+            with pytest.raises(DBAPIError, match="readonly|read-only|query_only"):
                 await reader.execute(text("UPDATE organisations SET name = 'x'"))
     finally:
         await engine.dispose()

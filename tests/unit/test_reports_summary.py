@@ -43,6 +43,7 @@ from db.models import (
 )
 from keyboards import reports as kb
 from keyboards.reports import ReportAction, ReportCb
+from tests.backends import url_for
 from tests.fakeapi import FakeTelegram
 from tests.fakeapi.server import FakeUser
 from tests.unit.journal_world import World, db  # noqa: F401 - the fixture, used by name
@@ -149,7 +150,7 @@ async def test_summary_hand_counted(db) -> None:  # type: ignore[no-untyped-def]
 async def app(tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, Bot, object, Database]]:
     fake = FakeTelegram()
     await fake.start()
-    url = f"sqlite+aiosqlite:///{tmp_path / 'reports.db'}"
+    url = url_for(tmp_path / "reports.db")
     await asyncio.to_thread(upgrade_to_head, url)
     settings = load_settings(
         Settings, bot_token=fake.token, telegram_api_base=fake.base_url, database_url=url,

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
@@ -22,7 +21,7 @@ from bot.clock import Clock, OffsetClock, SystemClock
 from bot.commands import set_default_commands
 from bot.config import DatabaseSettings, Settings
 from bot.context import ContextMiddleware
-from bot.logging_setup import LogTagMiddleware, default_instance_id, hash_key
+from bot.logging_setup import LogTagMiddleware, default_instance_id
 from bot.middlewares import (
     CallbackDeadlineMiddleware,
     ChatOrderMiddleware,
@@ -49,6 +48,7 @@ from bot.services.closing import full_catalog
 from bot.services.consent import CONSENT_FILE, load_document
 from bot.services.polls import with_polls
 from bot.services.questionnaires import DATA_DIR, Catalog
+from bot.telegram_session import JsonSession
 from bot.webhook import Dedup, MemoryDedup, WebhookServer, webhook_path
 from db.engine import create_engine, create_sessionmaker
 from db.fsm_storage import DatabaseStorage
@@ -81,9 +81,9 @@ class Database:
 
 def create_bot(settings: Settings) -> Bot:
     session = (
-        AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+        JsonSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
         if settings.telegram_api_base
-        else AiohttpSession()
+        else JsonSession()
     )
     session.middleware(KeepResponseTypesMiddleware())
     session.middleware(SkipLateCallbackAnswers())
@@ -125,7 +125,7 @@ def create_dispatcher(
     in_flight = InFlightMiddleware()
     dp["in_flight"] = in_flight
     dp.update.outer_middleware(in_flight)
-    dp.update.outer_middleware(LogTagMiddleware(hash_key(settings.bot_token.get_secret_value())))
+    dp.update.outer_middleware(LogTagMiddleware())
     dp.update.outer_middleware(CallbackDeadlineMiddleware())
     if isolation is not None and order is not None:
         # Webhook mode: tickets give the order across instances, then the lock; the
@@ -261,7 +261,6 @@ async def serve_webhook(instance: Instance) -> None:
         sessionmaker=instance.database.sessionmaker,
         redis_ping=(lambda: ping(redis)) if redis is not None else None,
         is_leader=lambda: instance.leader.held,
-        log_key=hash_key(settings.bot_token.get_secret_value()),
         order=UserOrder(redis, settings.redis_prefix) if redis is not None else None,
     )
     stop = asyncio.Event()

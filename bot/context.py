@@ -31,7 +31,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import Translator
 from bot.messaging import NOT_MODIFIED, drop_buttons_of, edit_or_send
-from bot.render import TEXT_LIMIT, split_html, visible_len
+from bot.render import fits, split_html
 from bot.services.consent import ConsentDocument, load_document
 from bot.services.questionnaires import Catalog
 from db.models import Participant, Role
@@ -82,7 +82,7 @@ class Ctx:
         """Send a reply; a text over Telegram's limit goes as several well-formed messages,
         the buttons under the last one."""
         await self.commit()
-        pieces = split_html(text) if visible_len(text) > TEXT_LIMIT else [text]
+        pieces = [text] if fits(text) else split_html(text)
         for piece in pieces[:-1]:
             await self.bot.send_message(self.chat_id, piece)
         return await self.bot.send_message(self.chat_id, pieces[-1], reply_markup=reply_markup)

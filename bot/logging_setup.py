@@ -39,8 +39,11 @@ _SQL_DETAIL = re.compile(r"\[(?:SQL|parameters): .*?\](?=\s*(?:\[|\(Background|$
 
 @dataclass(frozen=True, slots=True)
 class UpdateTag:
-    update: str
-    user: str | None
+    """The ids of the update being handled. They stay in memory; a JSON record shows only
+    their keyed hashes, computed when a record is written (most updates write none)."""
+
+    update_id: int
+    user_id: int | None
 
 
 # The update being handled (a context variable: per task, nothing outlives the update).
@@ -84,9 +87,9 @@ class JsonFormatter(logging.Formatter):
         }
         tag = current_update.get()
         if tag is not None:
-            entry["update"] = tag.update
-            if tag.user is not None:
-                entry["user"] = tag.user
+            entry["update"] = id_hash(tag.update_id, self._key)
+            if tag.user_id:
+                entry["user"] = id_hash(tag.user_id, self._key)
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
             entry["exc_type"] = f"{type(exc).__module__}.{type(exc).__qualname__}"
@@ -116,10 +119,8 @@ def configure_logging(
 
 
 @contextmanager
-def tagged(update_id: int, user_id: int | None, key: bytes) -> Iterator[None]:
-    token = current_update.set(
-        UpdateTag(id_hash(update_id, key), id_hash(user_id, key) if user_id else None)
-    )
+def tagged(update_id: int, user_id: int | None) -> Iterator[None]:
+    token = current_update.set(UpdateTag(update_id, user_id))
     try:
         yield
     finally:
@@ -129,9 +130,6 @@ def tagged(update_id: int, user_id: int | None, key: bytes) -> Iterator[None]:
 class LogTagMiddleware(BaseMiddleware):
     """Tags the log records of an update with the hashes of its id and its user's id."""
 
-    def __init__(self, key: bytes) -> None:
-        self._key = key
-
     async def __call__(
         self,
         handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
@@ -140,5 +138,8 @@ class LogTagMiddleware(BaseMiddleware):
     ) -> Any:
         user: User | None = data.get("event_from_user")
         update_id = event.update_id if isinstance(event, Update) else 0
-        with tagged(update_id, user.id if user else None, self._key):
+        token = current_update.set(UpdateTag(update_id, user.id if user else None))
+        try:
             return await handler(event, data)
+        finally:
+            current_update.reset(token)

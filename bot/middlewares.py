@@ -229,17 +229,24 @@ class CallbackDeadlineMiddleware(BaseMiddleware):
         state = CallbackAnswerState(query.id)
         token = callback_answer.set(state)
 
-        async def deadline() -> None:
-            await asyncio.sleep(CALLBACK_DEADLINE_S)
+        async def answer_late() -> None:
             if not state.answered:
                 with contextlib.suppress(TelegramAPIError):
                     await bot.answer_callback_query(query.id)
 
-        timer = asyncio.create_task(deadline())
+        late: list[asyncio.Task[None]] = []  # the late answer, once the deadline passed
+
+        # A timer, not a sleeping task: most updates end long before it, and cancelling a
+        # timer costs nothing, where a task per button press costs its scheduling twice.
+        timer = asyncio.get_running_loop().call_later(
+            CALLBACK_DEADLINE_S, lambda: late.append(asyncio.ensure_future(answer_late()))
+        )
         try:
             return await handler(event, data)
         finally:
             timer.cancel()
+            for task in late:
+                task.cancel()
             callback_answer.reset(token)
 
 

@@ -89,7 +89,7 @@ class _Token:
 
 def utf16_len(text: str) -> int:
     """Length as Telegram counts it: characters outside the BMP (most emoji) count 2."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _tokens(html: str) -> list[_Token]:
@@ -130,6 +130,12 @@ def visible_text(html: str) -> str:
 
 def visible_len(html: str) -> int:
     return utf16_len(visible_text(html))
+
+
+def fits(html: str, limit: int = TEXT_LIMIT) -> bool:
+    """Whether Telegram accepts this HTML as one message. Tags and references only shrink
+    the visible text, so most texts are settled by their raw length without parsing."""
+    return utf16_len(html) <= limit or visible_len(html) <= limit
 
 
 def split_html(html: str, limit: int = TEXT_LIMIT) -> list[str]:

@@ -77,7 +77,6 @@ class WebhookServer:
         sessionmaker: async_sessionmaker[AsyncSession],
         redis_ping: Callable[[], Awaitable[bool]] | None = None,
         is_leader: Callable[[], bool] = lambda: True,
-        log_key: bytes = b"",
         order: Order | None = None,
     ) -> None:
         self.dp = dp
@@ -89,7 +88,6 @@ class WebhookServer:
         self._sessionmaker = sessionmaker
         self._redis_ping = redis_ping
         self._is_leader = is_leader
-        self._log_key = log_key
         self._order = order
         self.tasks: set[asyncio.Task[Any]] = set()
         self.accepting = True
@@ -113,7 +111,7 @@ class WebhookServer:
             update = Update.model_validate(raw, context={"bot": self.bot})
         except Exception:
             return web.json_response({"ok": False, "error": "not an update"}, status=400)
-        with tagged(update.update_id, None, self._log_key):
+        with tagged(update.update_id, None):
             try:
                 first = await self._dedup.claim(update.update_id, self._instance)
             except Exception:
@@ -147,7 +145,7 @@ class WebhookServer:
         try:
             await self.dp.feed_update(self.bot, update, **extra)
         except Exception:
-            with tagged(update.update_id, None, self._log_key):
+            with tagged(update.update_id, None):
                 log.exception("update failed")
 
     async def health(self, request: web.Request) -> web.Response:

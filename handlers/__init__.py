@@ -32,12 +32,14 @@ def get_routers() -> list[Router]:
 
     # Each module builds a fresh router: a second dispatcher (tests, webhook mode) gets its own.
     return [
+        # First: the busiest updates (answers) find their handler at once. Its buttons are
+        # its own, and its text handlers take no command, so the order changes no outcome.
+        questionnaire.create_router(),
         errors.create_router(),
         presence.create_router(),
         onboarding.create_router(),  # deep links before the plain /start
         common.create_router(),
         profile.create_router(),
-        questionnaire.create_router(),
         coordinator.create_router(),
         matching.create_participant_router(),
         matching.create_router(),

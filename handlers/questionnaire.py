@@ -6,6 +6,7 @@ is `bot.flows`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,20 +214,27 @@ async def on_other(message: Message, ctx: Ctx) -> None:
     await ctx.send(ctx.t("answer.text_expected"))
 
 
+_BUTTONS: dict[QAction, Callable[[CallbackQuery, QCb, Ctx], Awaitable[None]]] = {
+    QAction.TOGGLE: on_toggle,
+    QAction.BACK: on_back,
+    QAction.SKIP: on_skip,
+    QAction.OPTION: on_option,
+    QAction.DONE: on_done,
+    QAction.SCALE: on_scale,
+    QAction.YESNO: on_yes_no,
+}
+
+
+async def on_button(query: CallbackQuery, callback_data: QCb, ctx: Ctx) -> None:
+    """Every questionnaire button: its data is unpacked once, then its action's handler
+    runs (one filter instead of one per action: each would unpack the data again)."""
+    await _BUTTONS[callback_data.a](query, callback_data, ctx)
+
+
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(resume_command, Command("questionnaire"))
-    buttons = (
-        (on_toggle, QAction.TOGGLE),
-        (on_back, QAction.BACK),
-        (on_skip, QAction.SKIP),
-        (on_option, QAction.OPTION),
-        (on_done, QAction.DONE),
-        (on_scale, QAction.SCALE),
-        (on_yes_no, QAction.YESNO),
-    )
-    for handler, action in buttons:
-        router.callback_query.register(handler, QCb.filter(F.a == action))
+    router.callback_query.register(on_button, QCb.filter())
     router.message.register(
         on_text, StateFilter(Answering.active), F.text, ~F.text.startswith("/")
     )

@@ -225,11 +225,14 @@ async def _advance(
         nxt: Question | None = missing
     else:
         nxt = questionnaire.next_after(after.id, cursor.answers)
-    cursor.response.current_question = nxt.id if nxt else None
     if nxt is None:
+        cursor.response.current_question = None
         await _complete(session, cursor, membership, now)
-    with point_statements():  # the response's row (and the membership's) by primary key
-        await session.flush()
+        with point_statements():  # the response's row (and the membership's) by primary key
+            await session.flush()
+    else:
+        with point_statements():  # the response's row by primary key
+            await q.move(session, cursor.response, nxt.id)
     return Cursor(cursor.response, questionnaire, nxt, cursor.answers)
 
 

@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from db.models import Answer, QuestionnaireResponse
 
@@ -22,6 +23,12 @@ _WITH_ANSWERS = (
     .order_by(Answer.id)
 )
 _ADD_ANSWER = insert(_answers)
+_responses = cast(Table, QuestionnaireResponse.__table__)
+_MOVE = (
+    update(_responses)
+    .where(_responses.c.id == bindparam("r"))
+    .values(current_question=bindparam("q", type_=_responses.c.current_question.type))
+)
 _SET_ANSWER = (
     update(_answers)
     .where(_answers.c.response_id == bindparam("r"), _answers.c.question_id == bindparam("q"))
@@ -87,6 +94,19 @@ async def add_answer(
         {"response_id": response_id, "question_id": question_id, "value": value,
          "is_personal": personal},
     )
+
+
+async def move(
+    session: AsyncSession, response: QuestionnaireResponse, question_id: str | None
+) -> None:
+    """Point the response at its next question: one UPDATE by primary key.
+
+    The loaded object takes the new value as already stored, so no flush (the unit of
+    work, the costliest part of an answer) is needed for it."""
+    if response.current_question == question_id:
+        return
+    await session.execute(_MOVE, {"r": response.id, "q": question_id})
+    set_committed_value(response, "current_question", question_id)
 
 
 async def set_answer(

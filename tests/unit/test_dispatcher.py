@@ -78,3 +78,41 @@ async def test_a_failing_request_gets_an_apology(app) -> None:  # type: ignore[n
 async def test_every_input_is_answered(app, text: str) -> None:  # type: ignore[no-untyped-def]
     fake, bot, dp = app
     assert await _say(fake, bot, dp, 9103, text)
+
+
+async def test_a_slow_button_is_answered_by_the_deadline_once(  # type: ignore[no-untyped-def]
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A handler slower than the deadline: the deadline answers the press (the spinner
+    stops), and the handler's own later answer is skipped. A quick handler's answer is
+    the only one, also after the deadline has passed."""
+    from aiogram import Dispatcher
+    from aiogram.types import CallbackQuery
+
+    from bot import middlewares
+
+    fake, bot, _ = app
+    monkeypatch.setattr(middlewares, "CALLBACK_DEADLINE_S", 0.05)
+    dp = Dispatcher()
+    dp.update.outer_middleware(middlewares.CallbackDeadlineMiddleware())
+
+    @dp.callback_query()
+    async def handler(query: CallbackQuery) -> None:
+        if query.data == "slow":
+            await asyncio.sleep(0.3)
+        await query.answer("done")
+
+    user = fake.user(9200)
+    await user.send("hi")  # a chat the bot may write to
+    await bot.send_message(user.id, "buttons")
+    message = user.messages[-1]
+    for data in ("slow", "quick"):
+        before = len(fake.calls("answerCallbackQuery"))
+        fake._new_callback_query(user, message, data)
+        raw = fake.pending_updates[-1]
+        await dp.feed_update(bot, Update.model_validate(raw, context={"bot": bot}))
+        await asyncio.sleep(0.1)  # past the deadline: nothing more is sent
+        answers = fake.calls("answerCallbackQuery")[before:]
+        assert len(answers) == 1, data
+        # The deadline's answer has no text; the quick handler's own answer has.
+        assert (answers[0].params.get("text") or None) == (None if data == "slow" else "done")

@@ -319,7 +319,7 @@ def test_json_logs_hold_no_personal_data(tmp_path: Path) -> None:
         from sqlalchemy import create_engine, text
 
         engine = create_engine(f"sqlite:///{db}")
-        with tagged(4242, 777001, key), engine.begin() as conn:
+        with tagged(4242, 777001), engine.begin() as conn:
             try:
                 conn.execute(text("INSERT INTO p VALUES (:n)"), {"n": personal})
             except IntegrityError:

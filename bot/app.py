@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from dataclasses import dataclass
@@ -220,6 +221,11 @@ async def run(settings: Settings) -> None:
     try:
         # Before serving: handlers get a copy of the workflow data made at its start.
         instance.dp["bot_username"] = (await instance.bot.me()).username or ""
+        # What lives as long as the process (modules, models, routers, the questionnaires)
+        # is set aside from the garbage collector: its collections then walk only what the
+        # updates create (py-spy: full collections walked all of it, about 5 % of the CPU).
+        gc.collect()
+        gc.freeze()
         if settings.webhook_mode:
             await serve_webhook(instance)
         else:

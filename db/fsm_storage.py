@@ -71,6 +71,20 @@ class DatabaseStorage(BaseStorage):
             cache[key] = found
         return found
 
+    async def _read_once(self, key: str) -> tuple[str | None, Any, bool]:
+        """A read: from the update's session without a context manager (read on every
+        update, several times), or in a session of its own outside an update."""
+        shared = update_session.get()
+        if shared is None:
+            async with self._session() as session:
+                return await self._read(session, key)
+        cache: dict[str, tuple[str | None, Any, bool]] = shared.info.get(_CACHE, {})
+        found = cache.get(key)
+        if found is not None:
+            return found
+        with point_statements():  # one row by primary key
+            return await self._read(shared, key)
+
     async def _write(self, key: StorageKey, **values: Any) -> None:
         storage_key = self._key(key)
         async with self._session() as session:
@@ -105,15 +119,13 @@ class DatabaseStorage(BaseStorage):
         await self._write(key, state=value)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        async with self._session() as session:
-            return (await self._read(session, self._key(key)))[0]
+        return (await self._read_once(self._key(key)))[0]
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         await self._write(key, data=dict(data) or None)
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        async with self._session() as session:
-            return dict((await self._read(session, self._key(key)))[1] or {})
+        return dict((await self._read_once(self._key(key)))[1] or {})
 
     async def close(self) -> None:
         return None

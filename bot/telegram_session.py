@@ -19,13 +19,16 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
+import aiogram
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import InlineKeyboardMarkup, InputFile
-from aiohttp import ClientError, ClientTimeout
+from aiohttp import ClientError, ClientSession, ClientTimeout, DummyCookieJar
+from aiohttp.hdrs import USER_AGENT
+from aiohttp.http import SERVER_SOFTWARE
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 ECHOED = ("reply_markup", "entities", "caption_entities")
@@ -48,6 +51,20 @@ class JsonSession(AiohttpSession):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("json_loads", load_response)
         super().__init__(**kwargs)
+
+    async def create_session(self) -> ClientSession:
+        """aiogram's session, without a cookie jar: the Bot API sets no cookies, and the
+        jar is still searched for every request and fed every answer's headers."""
+        if self._should_reset_connector:
+            await self.close()
+        if self._session is None or self._session.closed:
+            self._session = ClientSession(
+                connector=self._connector_type(**self._connector_init),
+                headers={USER_AGENT: f"{SERVER_SOFTWARE} aiogram/{aiogram.__version__}"},
+                cookie_jar=DummyCookieJar(),
+            )
+            self._should_reset_connector = False
+        return self._session
 
     def json_body(self, bot: Bot, method: TelegramMethod[Any]) -> bytes | None:
         """The request's parameters as JSON; None when it uploads a file (a form then)."""

@@ -116,7 +116,7 @@ async def on_back(query: CallbackQuery, callback_data: QCb, ctx: Ctx) -> None:
     screen = await _pressed(query, callback_data, ctx)
     if screen is None:
         return
-    cursor = answering.back(screen.cursor)
+    cursor = await answering.back(ctx.session, screen.cursor)
     assert query.message is not None
     await flows.show(ctx, cursor, message_id=query.message.message_id, edit=screen.editing)
     await ctx.answer(query)  # after the screen: its dialog is written in the same commit

@@ -38,7 +38,7 @@ EXIT = "exit"
 class Cursor:
     """Where a response stands: the question to ask now (None when finished)."""
 
-    response: QuestionnaireResponse
+    response: q.Response
     questionnaire: Questionnaire
     question: Question | None
     answers: dict[str, Any]
@@ -115,9 +115,7 @@ async def start(
     return _cursor(response, questionnaire, q.answer_map(response))
 
 
-def _cursor(
-    response: QuestionnaireResponse, questionnaire: Questionnaire, answers: dict[str, Any]
-) -> Cursor:
+def _cursor(response: q.Response, questionnaire: Questionnaire, answers: dict[str, Any]) -> Cursor:
     if response.status == ResponseStatus.DONE:
         return Cursor(response, questionnaire, None, answers)
     current = (
@@ -221,14 +219,13 @@ async def _advance(
             await _drop_hidden(session, cursor)
             await session.flush()
             return Cursor(cursor.response, questionnaire, None, cursor.answers)
-        cursor.response.status = ResponseStatus.IN_PROGRESS
+        await q.change(session, cursor.response, status=ResponseStatus.IN_PROGRESS)
         nxt: Question | None = missing
     else:
         nxt = questionnaire.next_after(after.id, cursor.answers)
     if nxt is None:
-        cursor.response.current_question = None
         await _complete(session, cursor, membership, now)
-        with point_statements():  # the response's row (and the membership's) by primary key
+        with point_statements():  # the membership's row by primary key
             await session.flush()
     else:
         with point_statements():  # the response's row by primary key
@@ -236,13 +233,14 @@ async def _advance(
     return Cursor(cursor.response, questionnaire, nxt, cursor.answers)
 
 
-def back(cursor: Cursor) -> Cursor:
+async def back(session: AsyncSession, cursor: Cursor) -> Cursor:
     if cursor.question is None:
         raise ServiceError("questionnaire_done")
     previous = cursor.questionnaire.previous_before(cursor.question.id, cursor.answers)
     if previous is None:
         raise ServiceError("first_question")
-    cursor.response.current_question = previous.id
+    with point_statements():  # the response's row by primary key
+        await q.move(session, cursor.response, previous.id)
     return Cursor(cursor.response, cursor.questionnaire, previous, cursor.answers)
 
 
@@ -275,8 +273,10 @@ async def _complete(
 ) -> None:
     await _drop_hidden(session, cursor)
     response = cursor.response
-    response.status = ResponseStatus.DONE
-    response.completed_at = response.completed_at or now
+    await q.change(
+        session, response, current_question=None, status=ResponseStatus.DONE,
+        completed_at=response.completed_at or now,
+    )
     if response.stage == ONBOARDING and membership.status == MembershipStatus.QUESTIONNAIRE:
         membership.status = MembershipStatus.IN_BASE
 

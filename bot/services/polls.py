@@ -43,6 +43,7 @@ from db.queries import audit
 from db.queries import participants as q_people
 from db.queries import polls as q
 from db.queries import reminders as q_members
+from db.queries.responses import Response
 
 POLLS_DIR = DATA_DIR.parent / "polls"
 STAGE_PREFIX = "poll:"
@@ -244,7 +245,7 @@ async def open_poll(
 
 
 async def submit(
-    session: AsyncSession, response: QuestionnaireResponse, now: dt.datetime,
+    session: AsyncSession, response: Response, now: dt.datetime,
     answers: Mapping[str, Any] | None = None,
 ) -> list[PollNotice]:
     """A poll's last answer was given: the envelope is answered; a "not a fit" or a low

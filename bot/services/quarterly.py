@@ -33,6 +33,7 @@ from db.models import (
 from db.queries import participants as q_people
 from db.queries import quarterly as q
 from db.queries import reminders as q_members
+from db.queries.responses import Response
 
 QUESTIONNAIRE_ID = "report-quarterly"
 STAGE_PREFIX = "quarter:"
@@ -204,7 +205,7 @@ async def open_report(
 
 
 async def submit(
-    session: AsyncSession, response: QuestionnaireResponse, now: dt.datetime
+    session: AsyncSession, response: Response, now: dt.datetime
 ) -> list[Notice]:
     """The report's last answer was given: submitted; the pair's curators are told (with
     the buttons for this submission). A repeat returns nothing."""

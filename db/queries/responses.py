@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
@@ -14,16 +16,40 @@ from db.models import Answer, QuestionnaireResponse
 
 # Answers written by single statements go to the table (Core: no ORM DML layer).
 _answers = cast(Table, Answer.__table__)
+_responses = cast(Table, QuestionnaireResponse.__table__)
+
+
+@dataclass(slots=True)
+class ResponseRow:
+    """A response as the answer path reads it: its columns, not an ORM object (building one
+    cost more than the rest of the answer's statements together; py-spy). Its columns
+    change through `move` and `change`, which write them at once."""
+
+    id: int
+    membership_id: int
+    questionnaire_id: str
+    questionnaire_version: int
+    stage: str
+    status: str
+    current_question: str | None
+    completed_at: dt.datetime | None
+
+
+# Either kind: a response just started is an ORM object, one read back by id is a row.
+Response = QuestionnaireResponse | ResponseRow
+
 # The hot path's statements are built once: SQLAlchemy memoizes a statement's cache key, and
 # building and keying a fresh statement costs more than SQLite running it (py-spy).
+_ROW_COLUMNS = [getattr(_responses.c, f.name) for f in fields(ResponseRow)]
 _WITH_ANSWERS = (
-    select(QuestionnaireResponse, Answer.question_id, Answer.value)
-    .outerjoin(Answer, Answer.response_id == QuestionnaireResponse.id)
-    .where(QuestionnaireResponse.id == bindparam("r"))
-    .order_by(Answer.id)
+    select(*_ROW_COLUMNS, _answers.c.question_id, _answers.c.value)
+    .select_from(
+        _responses.outerjoin(_answers, _answers.c.response_id == _responses.c.id)
+    )
+    .where(_responses.c.id == bindparam("r"))
+    .order_by(_answers.c.id)
 )
 _ADD_ANSWER = insert(_answers)
-_responses = cast(Table, QuestionnaireResponse.__table__)
 _MOVE = (
     update(_responses)
     .where(_responses.c.id == bindparam("r"))
@@ -74,16 +100,17 @@ async def of_memberships(
 
 async def with_answers(
     session: AsyncSession, response_id: int
-) -> tuple[QuestionnaireResponse, dict[str, Any]] | None:
+) -> tuple[ResponseRow, dict[str, Any]] | None:
     """The response and its answers as {question id: value}, in one statement.
 
-    The answers come as two columns, not as objects (the update that answers a question
-    needs their values, not a collection to keep in sync); `response.answers` stays
-    unloaded. Write them with `add_answer`/`set_answer`/`drop_answers`."""
+    Plain columns, no objects: the update that answers a question needs their values, not
+    a collection to keep in sync. Write them with `add_answer`/`set_answer`/`drop_answers`."""
     rows = (await session.execute(_WITH_ANSWERS, {"r": response_id})).all()
     if not rows:
         return None
-    return rows[0][0], {qid: value for _, qid, value in rows if qid is not None}
+    width = len(_ROW_COLUMNS)
+    answers = {row[width]: row[width + 1] for row in rows if row[width] is not None}
+    return ResponseRow(*rows[0][:width]), answers
 
 
 async def add_answer(
@@ -96,17 +123,29 @@ async def add_answer(
     )
 
 
-async def move(
-    session: AsyncSession, response: QuestionnaireResponse, question_id: str | None
-) -> None:
-    """Point the response at its next question: one UPDATE by primary key.
-
-    The loaded object takes the new value as already stored, so no flush (the unit of
-    work, the costliest part of an answer) is needed for it."""
+async def move(session: AsyncSession, response: Response, question_id: str | None) -> None:
+    """Point the response at its next question: one UPDATE by primary key (no flush, the
+    costliest part of an answer when the response was an ORM object)."""
     if response.current_question == question_id:
         return
     await session.execute(_MOVE, {"r": response.id, "q": question_id})
-    set_committed_value(response, "current_question", question_id)
+    _keep(response, current_question=question_id)
+
+
+async def change(session: AsyncSession, response: Response, **values: Any) -> None:
+    """Write columns of a response at once (one UPDATE) and keep the object in step."""
+    await session.execute(
+        update(_responses).where(_responses.c.id == response.id).values(**values)
+    )
+    _keep(response, **values)
+
+
+def _keep(response: Response, **values: Any) -> None:
+    for name, value in values.items():
+        if isinstance(response, QuestionnaireResponse):
+            set_committed_value(response, name, value)  # stored: nothing left to flush
+        else:
+            setattr(response, name, value)
 
 
 async def set_answer(

@@ -80,12 +80,14 @@ class Database:
         await self.engine.dispose()
 
 
-def create_bot(settings: Settings) -> Bot:
-    session = (
-        JsonSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
-        if settings.telegram_api_base
-        else JsonSession()
-    )
+def create_bot(settings: Settings, *, session: JsonSession | None = None) -> Bot:
+    """session: the HTTP session (bench/hotpath.py passes one that answers in process)."""
+    if session is None:
+        session = (
+            JsonSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+            if settings.telegram_api_base
+            else JsonSession()
+        )
     session.middleware(KeepResponseTypesMiddleware())
     session.middleware(SkipLateCallbackAnswers())
     session.middleware(TransactionCheckMiddleware(strict=settings.strict_transactions))

@@ -58,3 +58,27 @@ async def test_commits_on_the_loop_are_durable_and_the_log_is_checkpointed(
         assert 0 < log_frames < 200
     finally:
         await database.close()
+
+
+def test_the_in_process_breakdown_accounts_for_an_answers_work(tmp_path: Path) -> None:
+    """bench.hotpath drives the production dispatcher: every update of the measured rounds
+    is an answer, which reads and writes through the update's session and replies."""
+    import json as json_module
+    from contextlib import redirect_stdout
+    from io import StringIO
+
+    from bench import hotpath
+
+    out = StringIO()
+    with redirect_stdout(out):
+        assert hotpath.main(["--users", "4", "--rounds", "3"]) == 0
+    result = json_module.loads(out.getvalue().strip().splitlines()[-1])
+    assert result["updates"] == 12
+    # An answer: the dialog, the participant, the response, then writes; one commit or two.
+    assert 5 <= result["statements_per_update"] <= 9
+    assert 1 <= result["transactions_per_update"] <= 2
+    assert 1 <= result["requests_per_update"] <= 2
+    parts = result["parts"]
+    assert any(label.startswith("INSERT INTO answers") for label in parts)
+    assert any(label.startswith("telegram ") for label in parts)
+    assert result["db_ms_per_update"] > 0 and result["telegram_ms_per_update"] > 0

@@ -95,8 +95,7 @@ class AnsweringSession(JsonSession):
         timeout: int | None = None,  # noqa: ASYNC109 (aiogram's signature)
     ) -> TelegramType:
         started = time.perf_counter()
-        if self.json_body(bot, method) is None:
-            self.build_form_data(bot, method)
+        self.build_form_data(bot, method)  # the body, as it would be sent
         result: Any = True
         if isinstance(method, SendMessage | EditMessageText | EditMessageReplyMarkup):
             chat = int(method.chat_id or 0)

@@ -138,8 +138,5 @@ class LogTagMiddleware(BaseMiddleware):
     ) -> Any:
         user: User | None = data.get("event_from_user")
         update_id = event.update_id if isinstance(event, Update) else 0
-        token = current_update.set(UpdateTag(update_id, user.id if user else None))
-        try:
+        with tagged(update_id, user.id if user else None):
             return await handler(event, data)
-        finally:
-            current_update.reset(token)

@@ -12,25 +12,21 @@ answer or the old keyboard's removal), so their encoding showed in the profile (
   attached; nothing reads that copy (only the message's id is used), and validating it
   builds a model per button and per entity. Both are dropped before parsing
   (`load_response`). Incoming updates are not touched.
+
+Everything else (the request, timeouts, errors) is aiogram's `make_request`.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import Any
 
-import aiogram
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import TelegramMethod
-from aiogram.methods.base import TelegramType
 from aiogram.types import InlineKeyboardMarkup, InputFile
-from aiohttp import ClientError, ClientSession, ClientTimeout, DummyCookieJar
-from aiohttp.hdrs import USER_AGENT
-from aiohttp.http import SERVER_SOFTWARE
+from aiohttp import BytesPayload, FormData
 
-JSON_HEADERS = {"Content-Type": "application/json"}
 ECHOED = ("reply_markup", "entities", "caption_entities")
 
 
@@ -46,28 +42,17 @@ def load_response(raw: str | bytes) -> Any:
 
 
 class JsonSession(AiohttpSession):
-    """Requests without files go as JSON bodies."""
+    """aiogram's session; requests without files go as JSON bodies."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("json_loads", load_response)
         super().__init__(**kwargs)
 
-    async def create_session(self) -> ClientSession:
-        """aiogram's session, without a cookie jar: the Bot API sets no cookies, and the
-        jar is still searched for every request and fed every answer's headers."""
-        if self._should_reset_connector:
-            await self.close()
-        if self._session is None or self._session.closed:
-            self._session = ClientSession(
-                connector=self._connector_type(**self._connector_init),
-                headers={USER_AGENT: f"{SERVER_SOFTWARE} aiogram/{aiogram.__version__}"},
-                cookie_jar=DummyCookieJar(),
-            )
-            self._should_reset_connector = False
-        return self._session
-
-    def json_body(self, bot: Bot, method: TelegramMethod[Any]) -> bytes | None:
-        """The request's parameters as JSON; None when it uploads a file (a form then)."""
+    def build_form_data(  # type: ignore[override]  # any aiohttp payload is a body
+        self, bot: Bot, method: TelegramMethod[Any]
+    ) -> FormData | BytesPayload:
+        """The request's body for aiogram's `make_request`: its parameters as JSON, or
+        aiogram's multipart form when it uploads a file."""
         files: dict[str, InputFile] = {}
         body: dict[str, Any] = {}
         for key, value in method.model_dump(warnings=False, exclude_none=True).items():
@@ -81,31 +66,5 @@ class JsonSession(AiohttpSession):
                 continue  # what aiogram's form leaves out too
             body[key] = prepared
         if files:
-            return None
-        return self.json_dumps(body).encode()
-
-    async def make_request(
-        self,
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-        timeout: int | None = None,  # noqa: ASYNC109 (aiogram's signature)
-    ) -> TelegramType:
-        data = self.json_body(bot, method)
-        if data is None:
-            return await super().make_request(bot, method, timeout)
-        session = await self.create_session()
-        url = self.api.api_url(token=bot.token, method=method.__api_method__)
-        try:
-            async with session.post(
-                url, data=data, headers=JSON_HEADERS,
-                timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
-            ) as resp:
-                raw_result = await resp.text()
-        except TimeoutError as e:
-            raise TelegramNetworkError(method=method, message="Request timeout error") from e
-        except ClientError as e:
-            raise TelegramNetworkError(method=method, message=f"{type(e).__name__}: {e}") from e
-        response = self.check_response(
-            bot=bot, method=method, status_code=resp.status, content=raw_result
-        )
-        return cast(TelegramType, response.result)
+            return super().build_form_data(bot, method)
+        return BytesPayload(self.json_dumps(body).encode(), content_type="application/json")

@@ -78,11 +78,7 @@ class DatabaseStorage(BaseStorage):
         if shared is None:
             async with self._session() as session:
                 return await self._read(session, key)
-        cache: dict[str, tuple[str | None, Any, bool]] = shared.info.get(_CACHE, {})
-        found = cache.get(key)
-        if found is not None:
-            return found
-        with point_statements():  # one row by primary key
+        with point_statements():  # one row by primary key (when not read yet)
             return await self._read(shared, key)
 
     async def _write(self, key: StorageKey, **values: Any) -> None:

@@ -30,6 +30,7 @@ from bot.middlewares import (
     InFlightMiddleware,
     KeepResponseTypesMiddleware,
     ParticipantMiddleware,
+    ParticipantObjectMiddleware,
     SkipLateCallbackAnswers,
     TransactionCheckMiddleware,
     inline_sync_filters,
@@ -144,6 +145,9 @@ def create_dispatcher(
     dp.update.outer_middleware(dp.fsm)
     dp.update.outer_middleware(ParticipantMiddleware(settings.admin_ids))
     dp.update.outer_middleware(ContextMiddleware())
+    loader = ParticipantObjectMiddleware()
+    for observer in (dp.message, dp.callback_query, dp.my_chat_member):
+        observer.middleware(loader)  # inner: every router's handlers, after the filters
     dp.include_routers(*get_routers())
     inline_sync_filters(dp)
     return dp

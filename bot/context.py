@@ -35,6 +35,7 @@ from bot.render import fits, split_html
 from bot.services.consent import ConsentDocument, load_document
 from bot.services.questionnaires import Catalog
 from db.models import Participant, Role
+from db.queries.participants import Who
 from db.sqlite_fast import point_statements
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -48,6 +49,16 @@ async def commit_update(session: AsyncSession) -> None:
     if session.in_transaction() or session.dirty or session.new or session.deleted:
         with point_statements():  # the flush writes rows by primary key; COMMIT is threaded
             await session.commit()
+
+
+class NotLoaded(RuntimeError):
+    """The participant object of a handler flagged light (never loaded: it reads `who`)."""
+
+
+NOT_LOADED = NotLoaded()
+# A handler flag: the handler reads the person as rows only (`ctx.who`), so the ORM
+# participant with its memberships is not loaded for it (the questionnaire's answers).
+LIGHT = {"light": True}
 
 
 @dataclass(slots=True)
@@ -64,11 +75,21 @@ class Ctx:
     clock: Clock
     settings: Settings
     bot_username: str
-    participant: Participant | None
     roles: frozenset[Role]
+    # The person as rows, read on every update (`db.queries.participants.who`).
+    who: Who | None
+    # The person as an object with their memberships, loaded for every handler not
+    # flagged `light` (see `ParticipantObjectMiddleware`); LIGHT handlers read `who`.
+    loaded: Participant | None | NotLoaded = NOT_LOADED
     # The dispatcher's consent document (workflow data `consent`); the default serves a Ctx
     # built outside a dispatcher, as in unit tests.
     consent: ConsentDocument = field(default_factory=load_document)
+
+    @property
+    def participant(self) -> Participant | None:
+        if isinstance(self.loaded, NotLoaded):
+            raise NotLoaded("a handler flagged light reads ctx.who, not ctx.participant")
+        return self.loaded
 
     @property
     def now(self) -> dt.datetime:
@@ -153,8 +174,8 @@ class ContextMiddleware(BaseMiddleware):
                 clock=data["clock"],
                 settings=data["settings"],
                 bot_username=data["bot_username"],
-                participant=data.get("participant"),
                 roles=data["roles"],
+                who=data.get("who"),
                 consent=data["consent"],
             )
         return await handler(event, data)

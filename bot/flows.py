@@ -26,6 +26,7 @@ from bot.views.questionnaire import initial_selection, render
 from db.models import Membership, MembershipStatus, Participant, Role
 from db.queries import organisations as q_orgs
 from db.queries import participants as q_people
+from db.queries.participants import AnyMembership
 
 
 async def send_paper(ctx: Ctx, paper: Paper) -> None:
@@ -82,8 +83,9 @@ async def do_step(ctx: Ctx, membership: Membership, step: Next) -> None:
         await begin(ctx, membership)
 
 
-async def consent_again(ctx: Ctx, membership: Membership) -> None:
+async def consent_again(ctx: Ctx, membership: AnyMembership) -> None:
     """The consent text changed (a new version): ask again before storing anything new."""
+    membership = await q_people.load(ctx.session, membership)
     await ctx.state.clear()
     await ctx.send(ctx.t("consent.new_version"))
     await continue_onboarding(ctx, membership.participant, membership=membership)
@@ -160,7 +162,7 @@ async def finished(ctx: Ctx, membership: Membership, cursor: Cursor) -> None:
 
 async def after_answer(
     ctx: Ctx,
-    membership: Membership,
+    membership: AnyMembership,
     cursor: Cursor,
     data: dict[str, Any],
     *,
@@ -172,9 +174,10 @@ async def after_answer(
             await ctx.state.clear()
             await ctx.send(ctx.t("profile.saved"))
             return
+        full = await q_people.load(ctx.session, membership)
         if message_id is not None:
             await _close_message(ctx, message_id, ctx.t("questionnaire.saved"))
-        await finished(ctx, membership, cursor)
+        await finished(ctx, full, cursor)
         return
     await show(ctx, cursor, message_id=message_id, edit=bool(data.get("edit")))
 

@@ -15,12 +15,13 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
+from aiogram.dispatcher.flags import get_flag
 from aiogram.exceptions import TelegramAPIError
 from aiogram.methods import AnswerCallbackQuery, Response, TelegramMethod
 from aiogram.types import TelegramObject, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.context import commit_update
+from bot.context import Ctx, NotLoaded, commit_update
 from bot.i18n import pick_language, translator
 from bot.roles import roles_of
 from db.fsm_storage import update_session
@@ -115,7 +116,8 @@ class DbSessionMiddleware(BaseMiddleware):
 
 
 class ParticipantMiddleware(BaseMiddleware):
-    """Loads the participant (if known), their roles and the translator for their language."""
+    """Reads the person (if known) as rows, their roles and the translator for their
+    language: what the filters need, before a handler is chosen."""
 
     def __init__(self, admin_ids: frozenset[int]) -> None:
         self._admin_ids = admin_ids
@@ -123,21 +125,35 @@ class ParticipantMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         session: AsyncSession = data["session"]
-        participant = None
+        who = None
         if user is not None:
             with point_statements():
-                participant = await q.by_telegram_id(session, user.id)
-            if participant is not None:
-                # They wrote to us (or unblocked the bot): messages reach them again.
-                await q.mark_reachable(session, participant)
+                who = await q.who(session, user.id)
+                if who is not None:
+                    # They wrote to us (or unblocked the bot): messages reach them again.
+                    await q.mark_reachable(session, who.person)
         language = (
-            participant.language
-            if participant
-            else pick_language(user.language_code if user else None)
+            who.person.language if who else pick_language(user.language_code if user else None)
         )
-        data["participant"] = participant
-        data["roles"] = roles_of(participant, user.id if user else None, self._admin_ids)
+        data["who"] = who
+        data["roles"] = roles_of(who, user.id if user else None, self._admin_ids)
         data["t"] = translator(language)
+        return await handler(event, data)
+
+
+class ParticipantObjectMiddleware(BaseMiddleware):
+    """Loads the person as an object with their memberships into the update's `Ctx`, for
+    every handler not flagged `light` (an inner middleware: it knows the chosen handler)."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        ctx: Ctx | None = data.get("ctx")
+        if ctx is not None and isinstance(ctx.loaded, NotLoaded) and not get_flag(data, "light"):
+            user: User | None = data.get("event_from_user")
+            if ctx.who is None or user is None:
+                ctx.loaded = None
+            else:
+                with point_statements():
+                    ctx.loaded = await q.by_telegram_id(ctx.session, user.id)
         return await handler(event, data)
 
 

@@ -8,6 +8,7 @@ from aiogram.filters import Filter
 from aiogram.types import TelegramObject
 
 from db.models import Membership, MembershipStatus, Participant, Role
+from db.queries.participants import MembershipRow, Who
 
 _INACTIVE = {MembershipStatus.DECLINED, MembershipStatus.WITHDRAWN}
 
@@ -21,7 +22,7 @@ class CuratorAccess(StrEnum):
     ACTIVE = "active"
 
 
-def curator_access(membership: Membership) -> CuratorAccess:
+def curator_access(membership: Membership | MembershipRow) -> CuratorAccess:
     if membership.role != Role.CURATOR or membership.status in _INACTIVE:
         return CuratorAccess.NONE
     if membership.status == MembershipStatus.CONSENT_PENDING:
@@ -43,7 +44,7 @@ def pending_curator(participant: Participant | None) -> CuratorAccess:
 
 
 def roles_of(
-    participant: Participant | None, telegram_id: int | None, admin_ids: frozenset[int]
+    participant: Participant | Who | None, telegram_id: int | None, admin_ids: frozenset[int]
 ) -> frozenset[Role]:
     roles: set[Role] = set()
     if telegram_id is not None and telegram_id in admin_ids:

@@ -116,6 +116,12 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:
         try:
+            raw = self._connection._conn
+            busy = self._adapt_connection._execute_mutex.locked()
+            if _point.get() and raw is not None and raw.in_transaction and not busy:
+                # Inline with nothing to wait for: no coroutine and no greenlet switch.
+                self._keep(_run(raw, operation, parameters, False))
+                return None
             return await_(self._trip(operation, parameters, many=False))
         except Exception as error:
             self._adapt_connection._handle_exception(error)
@@ -136,6 +142,9 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
                 outcome = (None, -1, None, [])
             else:
                 outcome = await connection._execute(_run, raw, operation, parameters, many)
+        self._keep(outcome)
+
+    def _keep(self, outcome: Outcome) -> None:
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = collections.deque(rows)
 

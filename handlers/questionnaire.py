@@ -15,13 +15,13 @@ from aiogram.filters import Command, StateFilter
 from aiogram.types import CallbackQuery, Message
 
 from bot import flows
-from bot.context import Ctx
+from bot.context import LIGHT, Ctx
 from bot.services import answering
 from bot.services.answering import Cursor
 from bot.services.questionnaires import InvalidAnswer, Question
 from bot.states import Answering
 from bot.views.questionnaire import render
-from db.models import Membership
+from db.queries.participants import MembershipRow
 from keyboards.callbacks import QAction, QCb
 
 
@@ -30,7 +30,7 @@ class Screen:
     """The question on screen, as the dialog remembers it."""
 
     cursor: Cursor
-    membership: Membership
+    membership: MembershipRow
     data: dict[str, Any]
 
     @property
@@ -47,7 +47,7 @@ async def _load(ctx: Ctx) -> Screen | None:
     data = await ctx.state.get_data()
     if "r" not in data:
         return None
-    found = await answering.find(ctx.session, ctx.catalog, data["r"])
+    found = await answering.find_own(ctx.session, ctx.catalog, data["r"], ctx.who)
     if found is None:
         return None
     cursor, membership = found
@@ -234,9 +234,12 @@ async def on_button(query: CallbackQuery, callback_data: QCb, ctx: Ctx) -> None:
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(resume_command, Command("questionnaire"))
-    router.callback_query.register(on_button, QCb.filter())
+    # The answers read the person as rows (`ctx.who`): no participant object per answer.
+    router.callback_query.register(on_button, QCb.filter(), flags=LIGHT)
     router.message.register(
-        on_text, StateFilter(Answering.active), F.text, ~F.text.startswith("/")
+        on_text, StateFilter(Answering.active), F.text, ~F.text.startswith("/"), flags=LIGHT
     )
-    router.message.register(on_other, StateFilter(Answering.active), ~F.text.startswith("/"))
+    router.message.register(
+        on_other, StateFilter(Answering.active), ~F.text.startswith("/"), flags=LIGHT
+    )
     return router

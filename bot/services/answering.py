@@ -27,6 +27,7 @@ from db.models import (
 )
 from db.queries import participants as q_people
 from db.queries import responses as q
+from db.queries.participants import AnyMembership, MembershipRow, Who
 from db.sqlite_fast import point_statements
 
 ONBOARDING = "onboarding"
@@ -66,7 +67,7 @@ def questionnaire_for(catalog: Catalog, membership: Membership, stage: str) -> Q
     return found
 
 
-async def consent_valid(session: AsyncSession, membership: Membership, version: int) -> bool:
+async def consent_valid(session: AsyncSession, membership: AnyMembership, version: int) -> bool:
     """Whether the membership has a consent of the current version (the text may change).
 
     Asked twice by an answer (the handler, then `answer`): the update's session remembers
@@ -85,7 +86,7 @@ async def consent_valid(session: AsyncSession, membership: Membership, version: 
     return valid
 
 
-async def require_consent(session: AsyncSession, membership: Membership, version: int) -> None:
+async def require_consent(session: AsyncSession, membership: AnyMembership, version: int) -> None:
     """Nothing new is collected without a valid consent of the current version."""
     if not await consent_valid(session, membership, version):
         raise ServiceError("consent_required")
@@ -143,6 +144,23 @@ async def find(
     return _cursor(response, questionnaire, answers), membership
 
 
+async def find_own(
+    session: AsyncSession, catalog: Catalog, response_id: int, who: Who | None
+) -> tuple[Cursor, MembershipRow] | None:
+    """`find` for the answer path: the membership as a row of the person's own (None when
+    the response is gone or is not theirs)."""
+    with point_statements():  # by primary key
+        found = await q.with_answers(session, response_id)
+    if found is None or who is None:
+        return None
+    response, answers = found
+    questionnaire = catalog.get(response.questionnaire_id)
+    membership = who.membership(response.membership_id)
+    if questionnaire is None or membership is None:
+        return None
+    return _cursor(response, questionnaire, answers), membership
+
+
 async def load(
     session: AsyncSession, catalog: Catalog, response_id: int
 ) -> tuple[Cursor, Membership]:
@@ -170,7 +188,7 @@ async def _store(
 async def answer(
     session: AsyncSession,
     cursor: Cursor,
-    membership: Membership,
+    membership: AnyMembership,
     value: AnswerValue,
     *,
     now: dt.datetime,
@@ -184,15 +202,16 @@ async def answer(
         raise ServiceError("questionnaire_done")
     await _store(session, cursor, question, value)
     if question.profile == "full_name" and isinstance(value, str):
-        membership.participant.full_name = value
+        (await q_people.load(session, membership)).participant.full_name = value
     if question.match == "capacity" and isinstance(value, int):
         # Never below the mentees the mentor already has (the CHECK load <= capacity).
-        membership.capacity = max(value, membership.load)
+        full = await q_people.load(session, membership)
+        full.capacity = max(value, full.load)
     return await _advance(session, cursor, membership, question, now=now, edit_only=edit_only)
 
 
 async def skip(
-    session: AsyncSession, cursor: Cursor, membership: Membership, *, now: dt.datetime
+    session: AsyncSession, cursor: Cursor, membership: AnyMembership, *, now: dt.datetime
 ) -> Cursor:
     question = cursor.question
     if question is None or not question.optional:
@@ -206,7 +225,7 @@ async def skip(
 async def _advance(
     session: AsyncSession,
     cursor: Cursor,
-    membership: Membership,
+    membership: AnyMembership,
     after: Question,
     *,
     now: dt.datetime,
@@ -269,7 +288,7 @@ async def _drop_hidden(session: AsyncSession, cursor: Cursor) -> None:
 
 
 async def _complete(
-    session: AsyncSession, cursor: Cursor, membership: Membership, now: dt.datetime
+    session: AsyncSession, cursor: Cursor, membership: AnyMembership, now: dt.datetime
 ) -> None:
     await _drop_hidden(session, cursor)
     response = cursor.response
@@ -278,7 +297,7 @@ async def _complete(
         completed_at=response.completed_at or now,
     )
     if response.stage == ONBOARDING and membership.status == MembershipStatus.QUESTIONNAIRE:
-        membership.status = MembershipStatus.IN_BASE
+        (await q_people.load(session, membership)).status = MembershipStatus.IN_BASE
 
 
 @dataclass(slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AgeGroup, Consent, ConsentDecision, ConsentKind, Membership
+from db.queries.participants import MembershipRow
 
 CONSENT_FILE = Path(__file__).resolve().parent.parent / "data" / "consent.yaml"
 
@@ -71,12 +73,23 @@ _DECISIONS = (
 )
 
 
-async def state_for(session: AsyncSession, membership: Membership, version: int) -> ConsentState:
-    """The latest decision of each kind for this participant and organisation counts."""
+async def state_for(
+    session: AsyncSession, membership: Membership | MembershipRow, version: int
+) -> ConsentState:
+    """The latest decision of each kind for this participant and organisation counts (a
+    membership read as a row carries the decisions read with it)."""
+    if isinstance(membership, MembershipRow):
+        return weigh(membership.decisions, version)
     params = {"p": membership.participant_id, "o": membership.organisation_id}
+    return weigh((await session.execute(_DECISIONS, params)).all(), version)
+
+
+def weigh(decisions: Iterable[Any], version: int) -> ConsentState:
+    """Decisions (kind, decision, version), oldest first: a withdrawal voids what came
+    before it, and each kind's latest decision counts."""
     latest: dict[str, Any] = {}
     withdrawn = False
-    for consent in await session.execute(_DECISIONS, params):
+    for consent in decisions:
         if consent.decision == ConsentDecision.WITHDRAWN:
             latest.clear()
             withdrawn = True

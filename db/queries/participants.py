@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from db.models import Membership, MembershipStatus, Participant, ParticipantStatus, Role
+from db.models import (
+    Consent,
+    Membership,
+    MembershipStatus,
+    Participant,
+    ParticipantStatus,
+    Role,
+)
 
 LIVE_STATUSES = tuple(
     s for s in MembershipStatus if s not in (MembershipStatus.DECLINED, MembershipStatus.WITHDRAWN)
@@ -21,6 +31,135 @@ _BY_TELEGRAM_ID = (
     .where(Participant.telegram_id == bindparam("t"))
     .options(joinedload(Participant.memberships))
 )
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRow:
+    """The participant as every update needs them: no personal data, no objects."""
+
+    id: int
+    language: str
+    status: str
+    is_coordinator: bool
+    age_group: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One consent decision (`bot.services.consent` weighs them)."""
+
+    kind: str
+    decision: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipRow:
+    """A membership as read on the answer path; `load()` gives the object to change it."""
+
+    id: int
+    participant_id: int
+    organisation_id: int
+    role: str
+    form: str | None
+    status: str
+    confirmed_at: dt.datetime | None
+    participant: PersonRow
+    # The consent decisions of the person in this organisation, oldest first.
+    decisions: tuple[Decision, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """The person behind an update with their memberships, as rows (read on every update)."""
+
+    person: PersonRow
+    memberships: tuple[MembershipRow, ...]
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.person.is_coordinator
+
+    def membership(self, membership_id: int) -> MembershipRow | None:
+        return next((m for m in self.memberships if m.id == membership_id), None)
+
+
+# Either form of a membership, where only its columns are read.
+AnyMembership = Membership | MembershipRow
+
+_p, _m, _c = Participant.__table__.c, Membership.__table__.c, Consent.__table__.c
+_WHO = (
+    select(
+        _p.id, _p.language, _p.status, _p.is_coordinator, _p.age_group,
+        _m.id.label("m_id"), _m.organisation_id, _m.role, _m.form,
+        _m.status.label("m_status"), _m.confirmed_at,
+        _c.id.label("c_id"), _c.kind, _c.decision, _c.version,
+    )
+    .select_from(
+        Participant.__table__
+        .outerjoin(Membership.__table__, _m.participant_id == _p.id)
+        .outerjoin(
+            Consent.__table__,
+            (_c.participant_id == _p.id) & (_c.organisation_id == _m.organisation_id),
+        )
+    )
+    .where(_p.telegram_id == bindparam("t"))
+    .order_by(_m.id, _c.created_at, _c.id)
+)
+_REACHABLE = (
+    update(Participant)
+    .where(_p.id == bindparam("p"), _p.status == ParticipantStatus.UNREACHABLE)
+    .values(status=ParticipantStatus.ACTIVE)
+)
+
+
+async def who(session: AsyncSession, telegram_id: int) -> Who | None:
+    """The person, their memberships and the consent decisions behind each, in one
+    statement and without building objects (the ORM's participant with its memberships cost
+    as much as the rest of an answer)."""
+    rows = (await session.execute(_WHO, {"t": telegram_id})).all()
+    if not rows:
+        return None
+    first = rows[0]
+    person = PersonRow(
+        first.id, first.language, first.status, first.is_coordinator, first.age_group
+    )
+    decisions: dict[int, list[Decision]] = {}
+    heads: dict[int, Any] = {}  # a membership's first row, in order
+    for row in rows:
+        if row.m_id is None:
+            continue
+        heads.setdefault(row.m_id, row)
+        found = decisions.setdefault(row.m_id, [])
+        if row.c_id is not None:
+            found.append(Decision(row.kind, row.decision, row.version))
+    memberships = tuple(
+        MembershipRow(
+            row.m_id, person.id, row.organisation_id, row.role, row.form, row.m_status,
+            row.confirmed_at, person, tuple(decisions[row.m_id]),
+        )
+        for row in heads.values()
+    )
+    return Who(person, memberships)
+
+
+async def mark_reachable(session: AsyncSession, person: PersonRow) -> bool:
+    """The person wrote to the bot again: clear the "unreachable" flag that a 403 set
+    (scheduler/outbox.py sets Participant.status = "unreachable"). True if it changed;
+    the caller commits."""
+    if person.status != ParticipantStatus.UNREACHABLE:
+        return False
+    await session.execute(_REACHABLE, {"p": person.id})
+    return True
+
+
+async def load(session: AsyncSession, membership: AnyMembership) -> Membership:
+    """The membership as an object with its participant (to change them)."""
+    if isinstance(membership, Membership):
+        return membership
+    found = await membership_of_update(session, membership.id)
+    assert found is not None
+    return found
 
 
 async def by_telegram_id(session: AsyncSession, telegram_id: int) -> Participant | None:
@@ -120,14 +259,3 @@ async def curators_of(session: AsyncSession, organisation_id: int) -> Sequence[P
         )
     )
     return (await session.execute(stmt)).scalars().all()
-
-
-async def mark_reachable(session: AsyncSession, participant: Participant) -> bool:
-    """The person wrote to the bot again: clear the "unreachable" flag that a 403 set
-    (scheduler/outbox.py sets Participant.status = "unreachable"). True if it changed;
-    the caller commits."""
-    if participant.status != ParticipantStatus.UNREACHABLE:
-        return False
-    participant.status = ParticipantStatus.ACTIVE
-    await session.flush()
-    return True

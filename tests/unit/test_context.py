@@ -40,7 +40,7 @@ def _ctx() -> tuple[Ctx, _Bot, _Session]:
     ctx = Ctx(
         bot=bot, user=None, chat_id=42, t=None, session=session, state=None,  # type: ignore[arg-type]
         catalog=None, clock=None, settings=None, bot_username="b",  # type: ignore[arg-type]
-        participant=None, roles=frozenset(),
+        roles=frozenset(), who=None, loaded=None,
     )
     return ctx, bot, session
 

@@ -92,10 +92,15 @@ async def test_unreachable_people_are_listed_and_can_be_paired(world: World) -> 
     }
 
     person = await world.session.get(Participant, tee.participant_id)
-    assert person is not None
-    assert await q_people.mark_reachable(world.session, person) is True
+    assert person is not None and person.telegram_id is not None
+    who = await q_people.who(world.session, person.telegram_id)
+    assert who is not None and who.person.status == ParticipantStatus.UNREACHABLE
+    assert await q_people.mark_reachable(world.session, who.person) is True
+    await world.session.refresh(person)
     assert person.status == ParticipantStatus.ACTIVE
-    assert await q_people.mark_reachable(world.session, person) is False
+    again = await q_people.who(world.session, person.telegram_id)
+    assert again is not None
+    assert await q_people.mark_reachable(world.session, again.person) is False
 
 
 async def test_pair_errors_name_nobody_by_a_hidden_number(world: World) -> None:

@@ -193,7 +193,8 @@ async def membership(session: AsyncSession, membership_id: int) -> Membership | 
 
 async def membership_of_update(session: AsyncSession, membership_id: int) -> Membership | None:
     """The membership with its participant: from the session when the update has it already
-    (the participant middleware loads the person's memberships), else in one statement.
+    (`ParticipantObjectMiddleware` loads the person's memberships for every handler not
+    flagged light), else in one statement.
 
     Its organisation and programme are not loaded; use `membership()` where they are read."""
     found = await session.get(

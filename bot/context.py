@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
@@ -52,13 +53,18 @@ async def commit_update(session: AsyncSession) -> None:
 
 
 class NotLoaded(RuntimeError):
-    """The participant object of a handler flagged light (never loaded: it reads `who`)."""
+    """A handler flagged light read `ctx.participant` (it reads `ctx.who`)."""
 
 
-NOT_LOADED = NotLoaded()
-# A handler flag: the handler reads the person as rows only (`ctx.who`), so the ORM
-# participant with its memberships is not loaded for it (the questionnaire's answers).
-LIGHT = {"light": True}
+class Unloaded(Enum):
+    """`Ctx.loaded` until the participant object is loaded (never, for a light handler)."""
+
+    UNLOADED = "unloaded"
+
+
+# A handler flag (`flags={LIGHT: True}`): the handler reads the person as rows only
+# (`ctx.who`), so the ORM participant with its memberships is not loaded for it.
+LIGHT = "light"
 
 
 @dataclass(slots=True)
@@ -80,14 +86,14 @@ class Ctx:
     who: Who | None
     # The person as an object with their memberships, loaded for every handler not
     # flagged `light` (see `ParticipantObjectMiddleware`); LIGHT handlers read `who`.
-    loaded: Participant | None | NotLoaded = NOT_LOADED
+    loaded: Participant | None | Unloaded = Unloaded.UNLOADED
     # The dispatcher's consent document (workflow data `consent`); the default serves a Ctx
     # built outside a dispatcher, as in unit tests.
     consent: ConsentDocument = field(default_factory=load_document)
 
     @property
     def participant(self) -> Participant | None:
-        if isinstance(self.loaded, NotLoaded):
+        if self.loaded is Unloaded.UNLOADED:
             raise NotLoaded("a handler flagged light reads ctx.who, not ctx.participant")
         return self.loaded
 

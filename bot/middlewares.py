@@ -21,7 +21,7 @@ from aiogram.methods import AnswerCallbackQuery, Response, TelegramMethod
 from aiogram.types import TelegramObject, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.context import Ctx, NotLoaded, commit_update
+from bot.context import LIGHT, Ctx, Unloaded, commit_update
 from bot.i18n import pick_language, translator
 from bot.roles import roles_of
 from db.fsm_storage import update_session
@@ -147,7 +147,7 @@ class ParticipantObjectMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         ctx: Ctx | None = data.get("ctx")
-        if ctx is not None and isinstance(ctx.loaded, NotLoaded) and not get_flag(data, "light"):
+        if ctx is not None and ctx.loaded is Unloaded.UNLOADED and not get_flag(data, LIGHT):
             user: User | None = data.get("event_from_user")
             if ctx.who is None or user is None:
                 ctx.loaded = None

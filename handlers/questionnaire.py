@@ -235,11 +235,12 @@ def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(resume_command, Command("questionnaire"))
     # The answers read the person as rows (`ctx.who`): no participant object per answer.
-    router.callback_query.register(on_button, QCb.filter(), flags=LIGHT)
+    router.callback_query.register(on_button, QCb.filter(), flags={LIGHT: True})
     router.message.register(
-        on_text, StateFilter(Answering.active), F.text, ~F.text.startswith("/"), flags=LIGHT
+        on_text, StateFilter(Answering.active), F.text, ~F.text.startswith("/"),
+        flags={LIGHT: True},
     )
     router.message.register(
-        on_other, StateFilter(Answering.active), ~F.text.startswith("/"), flags=LIGHT
+        on_other, StateFilter(Answering.active), ~F.text.startswith("/"), flags={LIGHT: True}
     )
     return router

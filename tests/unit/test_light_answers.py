@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiogram import Bot
 from aiogram.methods import SendDocument, SendMessage, TelegramMethod
 from aiogram.types import TelegramObject
@@ -21,7 +22,7 @@ from bench.hotpath import TOKEN, AnsweringSession, next_update
 from bench.throughput import QUESTIONNAIRE, add_users, long_questionnaires
 from bot.app import Database, create_bot, create_dispatcher
 from bot.config import Settings, load_settings
-from bot.context import Ctx, NotLoaded
+from bot.context import Ctx, NotLoaded, Unloaded
 from bot.services.questionnaires import Catalog
 from db.models import Participant
 
@@ -88,6 +89,9 @@ async def test_answers_skip_the_participant_object_and_stay_in_ones_own_response
     ) -> Any:
         ctx: Ctx = data["ctx"]
         seen.append((getattr(event, "text", None) or "press", ctx.loaded))
+        if ctx.loaded is Unloaded.UNLOADED:
+            with pytest.raises(NotLoaded):
+                _ = ctx.participant
         return await handler(event, data)
 
     for observer in (dp.message, dp.callback_query):
@@ -111,7 +115,7 @@ async def test_answers_skip_the_participant_object_and_stay_in_ones_own_response
                 update = next_update(next(ids), chat, api.screens[chat], questionnaire.questions)
                 await dp.feed_raw_update(bot, update)
         assert len(seen) == 12
-        assert all(isinstance(loaded, NotLoaded) for _, loaded in seen)
+        assert all(loaded is Unloaded.UNLOADED for _, loaded in seen)
         stored = _answers(db)  # a multiple choice takes two presses (tick, done)
         assert stored[first] >= 3 and stored[second] >= 3
 

@@ -73,6 +73,11 @@ def _run(raw: sqlite3.Connection, operation: str, parameters: Any, many: bool) -
         cursor.close()
 
 
+def _inline(raw: sqlite3.Connection | None) -> bool:
+    """A point statement inside the update's transaction runs on the loop's thread."""
+    return _point.get() and raw is not None and raw.in_transaction
+
+
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     __slots__ = ("_description", "_rowcount", "_lastrowid", "_arraysize")
 
@@ -117,9 +122,8 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     def execute(self, operation: Any, parameters: Any = None) -> Any:
         try:
             raw = self._connection._conn
-            busy = self._adapt_connection._execute_mutex.locked()
-            if _point.get() and raw is not None and raw.in_transaction and not busy:
-                # Inline with nothing to wait for: no coroutine and no greenlet switch.
+            if _inline(raw) and not self._adapt_connection._execute_mutex.locked():
+                # Nothing to wait for: no coroutine and no greenlet switch either.
                 self._keep(_run(raw, operation, parameters, False))
                 return None
             return await_(self._trip(operation, parameters, many=False))
@@ -136,7 +140,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         connection = self._connection  # aiosqlite.Connection
         raw = connection._conn
         async with self._adapt_connection._execute_mutex:
-            if _point.get() and raw.in_transaction and not many:
+            if not many and _inline(raw):
                 outcome = _run(raw, operation, parameters, many)
             elif operation == BEGIN and not raw.in_transaction and _begin_at_once(raw, connection):
                 outcome = (None, -1, None, [])

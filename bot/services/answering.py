@@ -129,19 +129,34 @@ def _cursor(response: q.Response, questionnaire: Questionnaire, answers: dict[st
     return Cursor(response, questionnaire, current, answers)
 
 
+async def _read(
+    session: AsyncSession, catalog: Catalog, response_id: int
+) -> tuple[Cursor, int] | None:
+    """The response's cursor and its membership's id; None when it is gone (or its
+    questionnaire is)."""
+    with point_statements():  # by primary key
+        found = await q.with_answers(session, response_id)
+    if found is None:
+        return None
+    response, answers = found
+    questionnaire = catalog.get(response.questionnaire_id)
+    if questionnaire is None:
+        return None
+    return _cursor(response, questionnaire, answers), response.membership_id
+
+
 async def find(
     session: AsyncSession, catalog: Catalog, response_id: int
 ) -> tuple[Cursor, Membership] | None:
     """The response and its membership; None when it is gone (or its questionnaire is)."""
-    with point_statements():  # by primary keys
-        found = await q.with_answers(session, response_id)
-        questionnaire = catalog.get(found[0].questionnaire_id) if found is not None else None
-        if found is None or questionnaire is None:
-            return None
-        response, answers = found
-        membership = await q_people.membership_of_update(session, response.membership_id)
+    found = await _read(session, catalog, response_id)
+    if found is None:
+        return None
+    cursor, membership_id = found
+    with point_statements():  # by primary key
+        membership = await q_people.membership_of_update(session, membership_id)
     assert membership is not None
-    return _cursor(response, questionnaire, answers), membership
+    return cursor, membership
 
 
 async def find_own(
@@ -149,16 +164,14 @@ async def find_own(
 ) -> tuple[Cursor, MembershipRow] | None:
     """`find` for the answer path: the membership as a row of the person's own (None when
     the response is gone or is not theirs)."""
-    with point_statements():  # by primary key
-        found = await q.with_answers(session, response_id)
-    if found is None or who is None:
+    if who is None:
         return None
-    response, answers = found
-    questionnaire = catalog.get(response.questionnaire_id)
-    membership = who.membership(response.membership_id)
-    if questionnaire is None or membership is None:
+    found = await _read(session, catalog, response_id)
+    if found is None:
         return None
-    return _cursor(response, questionnaire, answers), membership
+    cursor, membership_id = found
+    membership = who.membership(membership_id)
+    return (cursor, membership) if membership is not None else None
 
 
 async def load(

@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bench.throughput import QUESTIONNAIRE, USERS, add_users, long_questionnaires, typed_answer
 from bot.services.questionnaires import Catalog, Question
 from bot.telegram_session import JsonSession
+from db.points import Point
 
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Bench", "username": "bench_bot"}
 TOKEN = "123456:bench-hotpath"
@@ -58,16 +61,22 @@ class TimedSession(AsyncSession):
     labels: dict[int, str]
 
     async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        if id(statement) in self.labels and self.labels[id(statement)].startswith(POINT):
+            # A db.points statement going through the session: timed by timed_points.
+            return await super().execute(statement, *args, **kwargs)
         started = time.perf_counter()
         try:
             return await super().execute(statement, *args, **kwargs)
         finally:
-            spent = time.perf_counter() - started
-            label = self.labels.get(id(statement))
-            if label is None:
-                label = self.labels[id(statement)] = str(statement).split("\n")[0][:60]
-            self.times[label] += spent
-            self.counts[label] += 1
+            self.record(statement, time.perf_counter() - started)
+
+    @classmethod
+    def record(cls, statement: Any, spent: float, prefix: str = "") -> None:
+        label = cls.labels.get(id(statement))
+        if label is None:
+            label = cls.labels[id(statement)] = prefix + str(statement).split("\n")[0][:60]
+        cls.times[label] += spent
+        cls.counts[label] += 1
 
     async def commit(self) -> None:
         started = time.perf_counter()
@@ -76,6 +85,32 @@ class TimedSession(AsyncSession):
         finally:
             self.times["COMMIT"] += time.perf_counter() - started
             self.counts["COMMIT"] += 1
+
+
+POINT = "point "  # the label's prefix of a db.points statement
+
+
+@contextmanager
+def timed_points() -> Iterator[None]:
+    """Time db.points' statements as well: they run on SQLite without session.execute (or
+    through it, when they fall back; TimedSession then leaves them to this)."""
+    originals = Point.rows, Point.run
+
+    def timed(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def run(point: Point, session: AsyncSession, params: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await method(point, session, params)
+            finally:
+                TimedSession.record(point.statement, time.perf_counter() - started, POINT)
+        return run
+
+    Point.rows = timed(Point.rows)  # type: ignore[method-assign,assignment]
+    Point.run = timed(Point.run)  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        Point.rows, Point.run = originals  # type: ignore[method-assign]
 
 
 class AnsweringSession(JsonSession):
@@ -254,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="nastavnik-hotpath-"))
     try:
-        result = asyncio.run(drive(args, workdir))
+        with timed_points():
+            result = asyncio.run(drive(args, workdir))
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

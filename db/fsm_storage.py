@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import FsmRecord
+from db.points import Point
 from db.sqlite_fast import point_statements
 
 # The session of the update being handled. Dialog state written while handling an update
@@ -26,8 +27,8 @@ _CACHE = "fsm_records"
 _fsm = cast(Table, FsmRecord.__table__)
 # Built once (immutable statements): SQLAlchemy memoizes a statement's cache key, and
 # building and keying a fresh one cost more than running it (py-spy).
-_SELECT = select(_fsm.c.state, _fsm.c.data).where(_fsm.c.key == bindparam("k"))
-_UPDATE = (
+_SELECT = Point(select(_fsm.c.state, _fsm.c.data).where(_fsm.c.key == bindparam("k")))
+_UPDATE = Point(
     update(_fsm)
     .where(_fsm.c.key == bindparam("k"))
     .values(state=bindparam("s", type_=_fsm.c.state.type),
@@ -66,8 +67,8 @@ class DatabaseStorage(BaseStorage):
         cache: dict[str, tuple[str | None, Any, bool]] = session.info.setdefault(_CACHE, {})
         found = cache.get(key)
         if found is None:
-            row = (await session.execute(_SELECT, {"k": key})).first()
-            found = (row.state, row.data, True) if row is not None else (None, None, False)
+            rows = await _SELECT.rows(session, {"k": key})
+            found = (rows[0].state, rows[0].data, True) if rows else (None, None, False)
             cache[key] = found
         return found
 
@@ -97,10 +98,8 @@ class DatabaseStorage(BaseStorage):
                 return
             cache[storage_key] = (state, data, True)
             row = {"k": storage_key, "s": state, "d": data}
-            if exists:
-                done = await session.execute(_UPDATE, row)
-                if done.rowcount:  # type: ignore[attr-defined]
-                    return
+            if exists and await _UPDATE.run(session, row):
+                return
             try:
                 async with session.begin_nested():
                     await session.execute(
@@ -108,7 +107,7 @@ class DatabaseStorage(BaseStorage):
                     )
             except IntegrityError:
                 # A concurrent first write for the same key (PostgreSQL): update instead.
-                await session.execute(_UPDATE, row)
+                await _UPDATE.run(session, row)
 
     async def set_state(self, key: StorageKey, state: str | State | None = None) -> None:
         value = state.state if isinstance(state, State) else state

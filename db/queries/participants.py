@@ -19,6 +19,7 @@ from db.models import (
     ParticipantStatus,
     Role,
 )
+from db.points import Point
 
 LIVE_STATUSES = tuple(
     s for s in MembershipStatus if s not in (MembershipStatus.DECLINED, MembershipStatus.WITHDRAWN)
@@ -88,7 +89,7 @@ class Who:
 AnyMembership = Membership | MembershipRow
 
 _p, _m, _c = Participant.__table__.c, Membership.__table__.c, Consent.__table__.c
-_WHO = (
+_WHO = Point(
     select(
         _p.id, _p.language, _p.status, _p.is_coordinator, _p.age_group,
         _m.id.label("m_id"), _m.organisation_id, _m.role, _m.form,
@@ -117,7 +118,7 @@ async def who(session: AsyncSession, telegram_id: int) -> Who | None:
     """The person, their memberships and the consent decisions behind each, in one
     statement and without building objects (the ORM's participant with its memberships cost
     as much as the rest of an answer)."""
-    rows = (await session.execute(_WHO, {"t": telegram_id})).all()
+    rows = await _WHO.rows(session, {"t": telegram_id})
     if not rows:
         return None
     first = rows[0]

@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from db.models import Answer, QuestionnaireResponse
+from db.points import Point
 
 # Answers written by single statements go to the table (Core: no ORM DML layer).
 _answers = cast(Table, Answer.__table__)
@@ -41,16 +42,16 @@ Response = QuestionnaireResponse | ResponseRow
 # The hot path's statements are built once: SQLAlchemy memoizes a statement's cache key, and
 # building and keying a fresh statement costs more than SQLite running it (py-spy).
 _ROW_COLUMNS = [getattr(_responses.c, f.name) for f in fields(ResponseRow)]
-_WITH_ANSWERS = (
-    select(*_ROW_COLUMNS, _answers.c.question_id, _answers.c.value)
-    .select_from(
-        _responses.outerjoin(_answers, _answers.c.response_id == _responses.c.id)
-    )
-    .where(_responses.c.id == bindparam("r"))
+_RESPONSE = Point(select(*_ROW_COLUMNS).where(_responses.c.id == bindparam("r")))
+_ANSWERS = Point(
+    select(_answers.c.question_id, _answers.c.value)
+    .where(_answers.c.response_id == bindparam("r"))
     .order_by(_answers.c.id)
 )
-_ADD_ANSWER = insert(_answers)
-_MOVE = (
+_ADD_ANSWER = Point(
+    insert(_answers), keys=("response_id", "question_id", "value", "is_personal")
+)
+_MOVE = Point(
     update(_responses)
     .where(_responses.c.id == bindparam("r"))
     .values(current_question=bindparam("q", type_=_responses.c.current_question.type))
@@ -101,23 +102,24 @@ async def of_memberships(
 async def with_answers(
     session: AsyncSession, response_id: int
 ) -> tuple[ResponseRow, dict[str, Any]] | None:
-    """The response and its answers as {question id: value}, in one statement.
+    """The response and its answers as {question id: value}.
 
     Plain columns, no objects: the update that answers a question needs their values, not
-    a collection to keep in sync. Write them with `add_answer`/`set_answer`/`drop_answers`."""
-    rows = (await session.execute(_WITH_ANSWERS, {"r": response_id})).all()
-    if not rows:
+    a collection to keep in sync. Write them with `add_answer`/`set_answer`/`drop_answers`.
+    Two indexed reads (one joined read repeated the response's columns on every answer's
+    row, and converting them cost more than the second read)."""
+    found = await _RESPONSE.rows(session, {"r": response_id})
+    if not found:
         return None
-    width = len(_ROW_COLUMNS)
-    answers = {row[width]: row[width + 1] for row in rows if row[width] is not None}
-    return ResponseRow(*rows[0][:width]), answers
+    answers = await _ANSWERS.rows(session, {"r": response_id})
+    return ResponseRow(*found[0]), {row.question_id: row.value for row in answers}
 
 
 async def add_answer(
     session: AsyncSession, response_id: int, question_id: str, value: Any, *, personal: bool
 ) -> None:
-    await session.execute(
-        _ADD_ANSWER,
+    await _ADD_ANSWER.run(
+        session,
         {"response_id": response_id, "question_id": question_id, "value": value,
          "is_personal": personal},
     )
@@ -128,7 +130,7 @@ async def move(session: AsyncSession, response: Response, question_id: str | Non
     costliest part of an answer when the response was an ORM object)."""
     if response.current_question == question_id:
         return
-    await session.execute(_MOVE, {"r": response.id, "q": question_id})
+    await _MOVE.run(session, {"r": response.id, "q": question_id})
     _keep(response, current_question=question_id)
 
 

@@ -53,8 +53,9 @@ class _Param:
 class _Compiled:
     sql: str
     params: tuple[_Param, ...]
-    results: tuple[Processor | None, ...]
-    row: Callable[..., Any] | None  # a named tuple of the result's keys
+    # (position, processor) of the result's columns that have one; the row's named tuple
+    processed: tuple[tuple[int, Processor], ...]
+    row: Any
 
     def bind(self, given: Mapping[str, Any]) -> list[Any]:
         values = []
@@ -71,12 +72,16 @@ class _Compiled:
         return values
 
     def rows(self, raw_rows: list[Any]) -> list[Any]:
-        results, row = self.results, self.row
-        assert row is not None
-        return [
-            row(*(p(v) if p else v for p, v in zip(results, raw, strict=True)))
-            for raw in raw_rows
-        ]
+        make = self.row._make
+        if not self.processed:
+            return [make(raw) for raw in raw_rows]
+        rows = []
+        for raw in raw_rows:
+            values = list(raw)
+            for position, process in self.processed:
+                values[position] = process(values[position])
+            rows.append(make(values))
+        return rows
 
 
 def _compile(statement: ClauseElement, keys: Sequence[str], dialect: Dialect) -> _Compiled:
@@ -96,15 +101,11 @@ def _compile(statement: ClauseElement, keys: Sequence[str], dialect: Dialect) ->
             default=defaults.get(name),
             process=bind.type.dialect_impl(dialect).bind_processor(dialect),
         ))
-    results: tuple[Processor | None, ...] = ()
-    row: Callable[..., Any] | None = None
-    if isinstance(statement, Select):
-        columns = list(statement.selected_columns)
-        results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None)
-                        for c in columns)
-        named: Any = namedtuple("Row", [c.key for c in columns], rename=True)  # type: ignore[misc]
-        row = named
-    return _Compiled(compiled.string, tuple(params), results, row)
+    columns = list(statement.selected_columns) if isinstance(statement, Select) else []
+    processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+    processed = tuple((i, p) for i, p in enumerate(processors) if p is not None)
+    row = namedtuple("Row", [c.key for c in columns], rename=True)  # type: ignore[misc]
+    return _Compiled(compiled.string, tuple(params), processed, row)
 
 
 def _python_default(column: Any, default: Any) -> Callable[[], Any]:

@@ -179,7 +179,18 @@ def _begin_at_once(raw: sqlite3.Connection, connection: Any) -> bool:
 
 def begin(dbapi_connection: Any) -> None:
     """BEGIN IMMEDIATE on this connection, without SQLAlchemy's statement machinery (the
-    engine's "begin" hook; costs a statement's execution context otherwise)."""
+    engine's "begin" hook; costs a statement's execution context otherwise). When the write
+    lock is free it is taken right here, without a coroutine and a greenlet switch."""
+    if isinstance(dbapi_connection, OneTripConnection):
+        connection = dbapi_connection._connection
+        raw = connection._conn
+        if (
+            raw is not None
+            and not raw.in_transaction
+            and not dbapi_connection._execute_mutex.locked()
+            and _begin_at_once(raw, connection)
+        ):
+            return
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(BEGIN)

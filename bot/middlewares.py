@@ -101,18 +101,23 @@ class DbSessionMiddleware(BaseMiddleware):
         self._sessionmaker = sessionmaker
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        async with self._sessionmaker() as session:
-            data["session"] = session
-            token = update_session.set(session)
-            try:
-                result = await handler(event, data)
-            except BaseException:
-                await session.rollback()
-                raise
-            finally:
-                update_session.reset(token)
+        # Not `async with`: its exit closes the session in a task of its own (a task and a
+        # greenlet per update), and a session that committed or rolled back holds nothing
+        # to close. It is closed when it still holds a transaction (a failed rollback).
+        session = self._sessionmaker()
+        data["session"] = session
+        token = update_session.set(session)
+        try:
+            result = await handler(event, data)
             await commit_update(session)
-            return result
+        except BaseException:
+            await session.rollback()
+            raise
+        finally:
+            update_session.reset(token)
+            if session.in_transaction():
+                await session.close()
+        return result
 
 
 class ParticipantMiddleware(BaseMiddleware):

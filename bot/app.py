@@ -55,6 +55,7 @@ from bot.webhook import Dedup, MemoryDedup, WebhookServer, webhook_path
 from db.engine import create_engine, create_sessionmaker
 from db.fsm_storage import DatabaseStorage
 from handlers import get_routers
+from keyboards.callbacks import QCb
 from scheduler import clock as clock_sync
 from scheduler.leader import Leader
 from scheduler.runner import Scheduler, create_scheduler
@@ -84,10 +85,15 @@ class Database:
 def create_bot(settings: Settings, *, session: JsonSession | None = None) -> Bot:
     """session: the HTTP session (bench/hotpath.py passes one that answers in process)."""
     if session is None:
+        # The questionnaire's buttons: its handlers read only the pressed message's id.
+        unread = (QCb.__prefix__ + QCb.__separator__,)
         session = (
-            JsonSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+            JsonSession(
+                api=TelegramAPIServer.from_base(settings.telegram_api_base),
+                unread_pressed=unread,
+            )
             if settings.telegram_api_base
-            else JsonSession()
+            else JsonSession(unread_pressed=unread)
         )
     session.middleware(KeepResponseTypesMiddleware())
     session.middleware(SkipLateCallbackAnswers())

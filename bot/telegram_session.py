@@ -11,7 +11,12 @@ answer or the old keyboard's removal), so their encoding showed in the profile (
 - A sent or edited message comes back with the keyboard and the formatting the bot just
   attached; nothing reads that copy (only the message's id is used), and validating it
   builds a model per button and per entity. Both are dropped before parsing
-  (`load_response`). Incoming updates are not touched.
+  (`load_response`).
+- A pressed button's update carries the whole message it was under, keyboard included (a
+  model per button again). Where the button's handlers never read that message's keyboard
+  or formatting (the questionnaire's: only the message's id), polling drops them too: the
+  session is told those buttons' callback prefixes (`unread_pressed`). Every other update
+  is parsed whole.
 
 Everything else (the request, timeouts, errors) is aiogram's `make_request`.
 """
@@ -19,6 +24,7 @@ Everything else (the request, timeouts, errors) is aiogram's `make_request`.
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from aiogram import Bot
@@ -30,22 +36,39 @@ from aiohttp import BytesPayload, FormData
 ECHOED = ("reply_markup", "entities", "caption_entities")
 
 
-def load_response(raw: str | bytes) -> Any:
-    """Telegram's answer to a request, parsed, without the echo of what the bot sent."""
+def load_response(raw: str | bytes, *, unread_pressed: tuple[str, ...] = ()) -> Any:
+    """Telegram's answer to a request, parsed, without the echo of what the bot sent (and,
+    in updates, without the pressed message's keyboard for the `unread_pressed` buttons)."""
     data = json.loads(raw)
     if isinstance(data, dict):
         result = data.get("result")
         if isinstance(result, dict) and "message_id" in result:
-            for echoed in ECHOED:
-                result.pop(echoed, None)
+            _drop_echoes(result)
+        elif isinstance(result, list) and unread_pressed:
+            for update in result:
+                query = update.get("callback_query") if isinstance(update, dict) else None
+                if (
+                    isinstance(query, dict)
+                    and str(query.get("data", "")).startswith(unread_pressed)
+                    and isinstance(query.get("message"), dict)
+                ):
+                    _drop_echoes(query["message"])
     return data
 
 
-class JsonSession(AiohttpSession):
-    """aiogram's session; requests without files go as JSON bodies."""
+def _drop_echoes(message: dict[str, Any]) -> None:
+    for echoed in ECHOED:
+        message.pop(echoed, None)
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("json_loads", load_response)
+
+class JsonSession(AiohttpSession):
+    """aiogram's session; requests without files go as JSON bodies.
+
+    unread_pressed: callback data prefixes of buttons whose handlers never read the pressed
+    message's keyboard or formatting (see the module's docstring)."""
+
+    def __init__(self, *, unread_pressed: tuple[str, ...] = (), **kwargs: Any) -> None:
+        kwargs.setdefault("json_loads", partial(load_response, unread_pressed=unread_pressed))
         super().__init__(**kwargs)
 
     def build_form_data(  # type: ignore[override]  # any aiohttp payload is a body

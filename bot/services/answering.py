@@ -215,7 +215,8 @@ async def answer(
         raise ServiceError("questionnaire_done")
     await _store(session, cursor, question, value)
     if question.profile == "full_name" and isinstance(value, str):
-        (await q_people.load(session, membership)).participant.full_name = value
+        with point_statements():  # the participant's row by primary key
+            await q_people.set_full_name(session, membership, value)
     if question.match == "capacity" and isinstance(value, int):
         # Never below the mentees the mentor already has (the CHECK load <= capacity).
         full = await q_people.load(session, membership)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -107,6 +107,11 @@ _WHO = Point(
     .where(_p.telegram_id == bindparam("t"))
     .order_by(_m.id, _c.created_at, _c.id)
 )
+_NAME = Point(
+    update(cast(Table, Participant.__table__))
+    .where(_p.id == bindparam("p"))
+    .values(full_name=bindparam("n", type_=_p.full_name.type))
+)
 _REACHABLE = (
     update(Participant)
     .where(_p.id == bindparam("p"), _p.status == ParticipantStatus.UNREACHABLE)
@@ -161,6 +166,15 @@ async def load(session: AsyncSession, membership: AnyMembership) -> Membership:
     found = await membership_of_update(session, membership.id)
     assert found is not None
     return found
+
+
+async def set_full_name(session: AsyncSession, membership: AnyMembership, name: str) -> None:
+    """The person's name as they answered it: on the object when the membership is one (its
+    flush writes it), else by one UPDATE (no object is loaded for it)."""
+    if isinstance(membership, Membership):
+        membership.participant.full_name = name
+    else:
+        await _NAME.run(session, {"p": membership.participant_id, "n": name})
 
 
 async def by_telegram_id(session: AsyncSession, telegram_id: int) -> Participant | None:

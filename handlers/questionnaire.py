@@ -233,9 +233,9 @@ async def on_button(query: CallbackQuery, callback_data: QCb, ctx: Ctx) -> None:
 
 def create_router() -> Router:
     router = Router(name=__name__)
-    router.message.register(resume_command, Command("questionnaire"))
     # The answers read the person as rows (`ctx.who`): no participant object per answer.
     router.callback_query.register(on_button, QCb.filter(), flags={LIGHT: True})
+    # Answers first: they take no commands, so a typed answer is not parsed as a command.
     router.message.register(
         on_text, StateFilter(Answering.active), F.text, ~F.text.startswith("/"),
         flags={LIGHT: True},
@@ -243,4 +243,5 @@ def create_router() -> Router:
     router.message.register(
         on_other, StateFilter(Answering.active), ~F.text.startswith("/"), flags={LIGHT: True}
     )
+    router.message.register(resume_command, Command("questionnaire"))
     return router

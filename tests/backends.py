@@ -26,7 +26,7 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -195,6 +195,22 @@ def url_for(path: Path, *, migrated: bool = True) -> str:
     if is_postgres():
         return create_pg_database(path, migrated=migrated)
     return f"sqlite+aiosqlite:///{path}"
+
+
+@contextlib.asynccontextmanager
+async def schema_sessions(path: Path) -> AsyncIterator[Any]:
+    """Sessions (an async_sessionmaker) on the test database named by `path`, every table
+    created (the unit tests' worlds); the engine is disposed of at the end."""
+    from db.engine import create_engine, create_sessionmaker
+    from db.models import Base
+
+    engine = create_engine(url_for(path))
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
 
 
 def drop_test_databases() -> None:

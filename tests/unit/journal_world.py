@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.base import Base
-from db.engine import create_engine, create_sessionmaker
 from db.models import (
     Meeting,
     MeetingKind,
@@ -26,7 +24,7 @@ from db.models import (
     Programme,
     Role,
 )
-from tests.backends import url_for
+from tests.backends import schema_sessions
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 _ids = itertools.count(5000)
@@ -95,13 +93,8 @@ class World:
 
 @pytest_asyncio.fixture
 async def db(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(url_for(tmp_path / "journal.db"))
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
-    try:
-        yield create_sessionmaker(engine)
-    finally:
-        await engine.dispose()
+    async with schema_sessions(tmp_path / "journal.db") as sessions:
+        yield sessions
 
 
 @pytest_asyncio.fixture

@@ -18,8 +18,6 @@ from bot.services.errors import NotYoursError, ServiceError, StaleError
 from bot.services.meetings import Event
 from bot.services.meetings.when import parse_slot, zone
 from bot.views import meetings as views
-from db.base import Base
-from db.engine import create_engine, create_sessionmaker
 from db.models import (
     Meeting,
     MeetingKind,
@@ -34,7 +32,7 @@ from db.models import (
     Programme,
     Role,
 )
-from tests.backends import url_for
+from tests.backends import schema_sessions
 
 VLAD = zone("Asia/Vladivostok")  # UTC+10, no daylight saving
 # 23 Nov 15:30 UTC is already 24 Nov 01:30 in Vladivostok
@@ -185,14 +183,8 @@ class World:
 
 @pytest_asyncio.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    engine = create_engine(url_for(tmp_path / "meetings.db"))
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            yield await World(session).setup()
-    finally:
-        await engine.dispose()
+    async with schema_sessions(tmp_path / "meetings.db") as sessions, sessions() as session:
+        yield await World(session).setup()
 
 
 WHEN = utc(2026, 11, 25, 5, 30)  # 25 Nov 15:30 in Vladivostok

@@ -19,11 +19,9 @@ from bot.services.errors import ServiceError
 from bot.services.pairing import NoticeKind
 from bot.services.questionnaires import Catalog
 from bot.views import pairing_words
-from db.engine import create_engine, create_sessionmaker
 from db.models import (
     Answer,
     AuditLog,
-    Base,
     Membership,
     MembershipStatus,
     Organisation,
@@ -37,7 +35,7 @@ from db.models import (
     ResponseStatus,
     Role,
 )
-from tests.backends import url_for
+from tests.backends import schema_sessions
 
 NOW = dt.datetime(2026, 10, 1, 9, 0, tzinfo=dt.UTC)
 SS = "student-student"
@@ -71,13 +69,8 @@ _ids = itertools.count(1000)
 
 @pytest_asyncio.fixture
 async def db(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(url_for(tmp_path / "pairing.db"))
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
-    try:
-        yield create_sessionmaker(engine)
-    finally:
-        await engine.dispose()
+    async with schema_sessions(tmp_path / "pairing.db") as sessions:
+        yield sessions
 
 
 class World:

@@ -14,10 +14,9 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.engine import create_engine, create_sessionmaker
-from db.models import Base, FsmRecord
+from db.models import FsmRecord
 from db.points import Point
-from tests.backends import is_postgres, query, url_for
+from tests.backends import is_postgres, query, schema_sessions
 
 _fsm = cast(Table, FsmRecord.__table__)
 SELECT = Point(
@@ -34,13 +33,8 @@ DATA = {"answers": [1, "ёжик", None], "nested": {"ok": True}}
 
 @pytest_asyncio.fixture
 async def db(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(url_for(tmp_path / "points.db"))
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
-    try:
-        yield create_sessionmaker(engine)
-    finally:
-        await engine.dispose()
+    async with schema_sessions(tmp_path / "points.db") as sessions:
+        yield sessions
 
 
 async def test_values_written_and_read_are_those_of_session_execute(

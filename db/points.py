@@ -52,12 +52,16 @@ class _Param:
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     sql: str
+    keys: frozenset[str] | None  # an INSERT's columns, fixed at compile time
     params: tuple[_Param, ...]
     # (position, processor) of the result's columns that have one; the row's named tuple
     processed: tuple[tuple[int, Processor], ...]
     row: Any
 
     def bind(self, given: Mapping[str, Any]) -> list[Any]:
+        if self.keys is not None and not self.keys.issuperset(given):
+            # SQLAlchemy would write the other columns too: never drop one silently.
+            raise exc.ArgumentError(f"not among the INSERT's keys: {set(given) - self.keys}")
         values = []
         for param in self.params:
             value = given.get(param.name, _MISSING)
@@ -105,7 +109,9 @@ def _compile(statement: ClauseElement, keys: Sequence[str], dialect: Dialect) ->
     processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
     processed = tuple((i, p) for i, p in enumerate(processors) if p is not None)
     row = namedtuple("Row", [c.key for c in columns], rename=True)  # type: ignore[misc]
-    return _Compiled(compiled.string, tuple(params), processed, row)
+    return _Compiled(
+        compiled.string, frozenset(keys) if keys else None, tuple(params), processed, row
+    )
 
 
 def _python_default(column: Any, default: Any) -> Callable[[], Any]:
@@ -115,7 +121,9 @@ def _python_default(column: Any, default: Any) -> Callable[[], Any]:
         value = default.arg
         return lambda: value
     if default.is_callable:
-        function = default.arg  # SQLAlchemy's wrapper, which takes an execution context
+        # SQLAlchemy's wrapper takes an execution context: there is none here, so only a
+        # default that ignores it (such as `utcnow`) may be used by a point.
+        function = default.arg
         return lambda: function(None)
     raise TypeError(f"{column}: only scalar and callable defaults run outside SQLAlchemy")
 

@@ -11,7 +11,7 @@ from typing import Any, cast
 import pytest
 import pytest_asyncio
 from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import FsmRecord
@@ -112,6 +112,18 @@ async def test_database_errors_are_sqlalchemys_and_the_session_recovers(
             await INSERT.run(session, {"key": "dup", "state": None, "data": None})
         await session.rollback()
         assert await SELECT.rows(session, {"k": "dup"}) == []
+
+
+async def test_an_insert_refuses_a_column_it_was_not_compiled_for(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    if is_postgres():
+        pytest.skip("PostgreSQL runs them through the session, which writes every column")
+    async with db() as session:
+        with pytest.raises(ArgumentError):
+            await INSERT.run(
+                session, {"key": "k", "state": None, "data": None, "updated_at": None}
+            )
 
 
 async def test_on_sqlite_points_do_not_go_through_session_execute(

@@ -71,10 +71,15 @@ class TimedSession(AsyncSession):
             self.record(statement, time.perf_counter() - started)
 
     @classmethod
-    def record(cls, statement: Any, spent: float, prefix: str = "") -> None:
+    def label(cls, statement: Any, prefix: str = "") -> str:
         label = cls.labels.get(id(statement))
         if label is None:
             label = cls.labels[id(statement)] = prefix + str(statement).split("\n")[0][:60]
+        return label
+
+    @classmethod
+    def record(cls, statement: Any, spent: float, prefix: str = "") -> None:
+        label = cls.label(statement, prefix)
         cls.times[label] += spent
         cls.counts[label] += 1
 
@@ -98,6 +103,7 @@ def timed_points() -> Iterator[None]:
 
     def timed(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def run(point: Point, session: AsyncSession, params: Any) -> Any:
+            TimedSession.label(point.statement, POINT)  # before a fallback reaches execute
             started = time.perf_counter()
             try:
                 return await method(point, session, params)
